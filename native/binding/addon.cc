@@ -1,0 +1,22 @@
+// Entry point: registers the exports, nothing else.
+#include <napi.h>
+
+#include "dataplane.h"
+#include "eal.h"
+#include "ringport.h"
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports)
+{
+	exports.Set("ealInit", Napi::Function::New(env, EalInit));
+	exports.Set("start", Napi::Function::New(env, Start));
+	exports.Set("stop", Napi::Function::New(env, Stop));
+	exports.Set("counterNames", Napi::Function::New(env, CounterNames));
+	exports.Set("readCounters", Napi::Function::New(env, ReadCounters));
+	exports.Set("portInfo", Napi::Function::New(env, PortInfo));
+	exports.Set("neighbours", Napi::Function::New(env, Neighbours));
+	exports.Set("ringInject", Napi::Function::New(env, RingInject));
+	exports.Set("ringDrain", Napi::Function::New(env, RingDrain));
+	return exports;
+}
+
+NODE_API_MODULE(fullnat, Init)

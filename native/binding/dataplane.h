@@ -1,0 +1,9 @@
+#pragma once
+#include <napi.h>
+
+Napi::Value Start(const Napi::CallbackInfo &info);
+Napi::Value Stop(const Napi::CallbackInfo &info);
+Napi::Value CounterNames(const Napi::CallbackInfo &info);
+Napi::Value ReadCounters(const Napi::CallbackInfo &info);
+Napi::Value PortInfo(const Napi::CallbackInfo &info);
+Napi::Value Neighbours(const Napi::CallbackInfo &info);

@@ -1,0 +1,51 @@
+// The test/bench side of ring ports: put frames on a port's RX ring, take
+// what the gateway transmitted from its TX ring.
+#include "ringport.h"
+
+#include <vector>
+
+extern "C" {
+#include "fn_dp.h"
+}
+
+// ringInject(portIdx, queue, frames: Buffer[]) -> number accepted
+Napi::Value RingInject(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsArray())
+		throw Napi::TypeError::New(env, "ringInject(portIdx, queue, frames)");
+	Napi::Array a = info[2].As<Napi::Array>();
+	std::vector<const uint8_t *> ptrs;
+	std::vector<uint16_t> lens;
+	for (uint32_t i = 0; i < a.Length(); i++) {
+		Napi::Value v = a.Get(i);
+		if (!v.IsBuffer())
+			throw Napi::TypeError::New(env, "frames must be Buffers");
+		auto b = v.As<Napi::Buffer<uint8_t>>();
+		if (b.Length() > 9000)
+			throw Napi::RangeError::New(env, "frame larger than 9000 bytes");
+		ptrs.push_back(b.Data());
+		lens.push_back(static_cast<uint16_t>(b.Length()));
+	}
+	unsigned n = fn_dp_ring_inject(info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(),
+				       ptrs.data(), lens.data(), static_cast<unsigned>(ptrs.size()));
+	return Napi::Number::New(env, n);
+}
+
+// ringDrain(portIdx, queue, max = 1024) -> Buffer[]
+Napi::Value RingDrain(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber())
+		throw Napi::TypeError::New(env, "ringDrain(portIdx, queue, max?)");
+	unsigned max = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : 1024;
+	std::vector<uint8_t> buf(static_cast<size_t>(max) * 2304);
+	std::vector<uint32_t> offs(max);
+	std::vector<uint16_t> lens(max);
+	unsigned n = fn_dp_ring_drain(info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(),
+				      buf.data(), buf.size(), offs.data(), lens.data(), max);
+	Napi::Array out = Napi::Array::New(env, n);
+	for (unsigned i = 0; i < n; i++)
+		out.Set(i, Napi::Buffer<uint8_t>::Copy(env, buf.data() + offs[i], lens[i]));
+	return out;
+}

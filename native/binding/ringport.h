@@ -1,0 +1,5 @@
+#pragma once
+#include <napi.h>
+
+Napi::Value RingInject(const Napi::CallbackInfo &info);
+Napi::Value RingDrain(const Napi::CallbackInfo &info);

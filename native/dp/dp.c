@@ -1,0 +1,253 @@
+/* Data-plane lifecycle and the read-only queries the binding makes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+
+#include "dp.h"
+#include "neigh.h"
+#include "plan.h"
+
+struct fn_dp fn_dp;
+/* Counters outlive a stop so the final figures can still be read. */
+static struct fn_counters *counters_keep;
+static unsigned counters_n;
+
+#define FAIL(...)                                   \
+	do {                                        \
+		snprintf(err, errlen, __VA_ARGS__); \
+		goto fail;                          \
+	} while (0)
+
+static void workers_free(void)
+{
+	for (unsigned i = 0; fn_dp.workers && i < fn_dp.cfg.n_workers; i++) {
+		struct fn_worker *w = &fn_dp.workers[i];
+		struct rte_mbuf *m;
+		for (unsigned pi = 0; pi < FN_MAX_PORTS; pi++)
+			rte_pktmbuf_free_bulk(w->txb[pi].m, w->txb[pi].n);
+		while (w->to_ctl && rte_ring_dequeue(w->to_ctl, (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+		while (w->from_ctl && rte_ring_dequeue(w->from_ctl, (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(w->to_ctl);
+		rte_ring_free(w->from_ctl);
+		fn_sess_fini(&w->sess);
+		fn_lports_fini(&w->lports);
+	}
+	rte_free(fn_dp.workers);
+	fn_dp.workers = NULL;
+}
+
+static int workers_init(char *err, size_t errlen)
+{
+	const struct fn_dp_cfg *c = &fn_dp.cfg;
+	fn_dp.workers = rte_zmalloc("fn_workers", sizeof(struct fn_worker) * c->n_workers, 64);
+	if (!fn_dp.workers) {
+		snprintf(err, errlen, "out of memory for worker state");
+		return -1;
+	}
+	for (unsigned i = 0; i < c->n_workers; i++) {
+		struct fn_worker *w = &fn_dp.workers[i];
+		char name[RTE_RING_NAMESIZE];
+		w->idx = i;
+		w->lcore = c->worker_lcores[i];
+		w->ctr = &fn_dp.counters[i];
+		int socket = (int)rte_lcore_to_socket_id(w->lcore);
+		if (fn_sess_init(&w->sess, c->sessions_max, socket) != 0) {
+			uint64_t mib = ((uint64_t)c->sessions_max * (sizeof(struct fn_session) + 12)) >> 20;
+			snprintf(err, errlen,
+				 "cannot allocate the session table of worker %u: %u sessions need about %llu MiB; "
+				 "raise dpdk.memory_mb or lower sessions.max",
+				 i, c->sessions_max, (unsigned long long)mib + 1);
+			return -1;
+		}
+		if (fn_lports_init(&w->lports, fn_dp.plan, i, c->n_workers, socket) != 0) {
+			snprintf(err, errlen, "out of memory for local port pools");
+			return -1;
+		}
+		snprintf(name, sizeof(name), "fn_toctl%u", i);
+		w->to_ctl = rte_ring_create(name, 1024, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(name, sizeof(name), "fn_fromctl%u", i);
+		w->from_ctl = rte_ring_create(name, 1024, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (!w->to_ctl || !w->from_ctl) {
+			snprintf(err, errlen, "cannot create control rings: %s", rte_strerror(rte_errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int fn_dp_start(const struct fn_dp_cfg *cfg, struct fn_plan *plan, char *err, size_t errlen)
+{
+	if (fn_dp.started) {
+		snprintf(err, errlen, "data plane already running");
+		fn_plan_free(plan);
+		return -1;
+	}
+	memset(&fn_dp, 0, sizeof(fn_dp));
+	fn_dp.cfg = *cfg;
+	fn_dp.plan = plan;
+	if (cfg->n_workers == 0 || cfg->n_workers > FN_MAX_WORKERS || cfg->n_ports == 0 ||
+	    cfg->n_ports > FN_MAX_PORTS || cfg->sessions_max == 0)
+		FAIL("bad data-plane configuration (%u workers, %u ports)", cfg->n_workers, cfg->n_ports);
+	for (unsigned i = 0; i < cfg->n_workers; i++) {
+		unsigned lc = cfg->worker_lcores[i];
+		if (lc >= RTE_MAX_LCORE || !rte_lcore_is_enabled(lc) || lc == rte_get_main_lcore())
+			FAIL("worker lcore %u is not an enabled worker lcore of this EAL", lc);
+	}
+
+	free(counters_keep);
+	counters_n = cfg->n_workers + 1;
+	counters_keep = aligned_alloc(64, sizeof(struct fn_counters) * counters_n);
+	if (!counters_keep)
+		FAIL("out of memory");
+	memset(counters_keep, 0, sizeof(struct fn_counters) * counters_n);
+	fn_dp.counters = counters_keep;
+
+	if (fn_plan_build(plan, cfg->n_workers, err, errlen) != 0)
+		goto fail;
+	if (fn_ports_start(err, errlen) != 0)
+		goto fail;
+	size_t rsz = rte_rcu_qsbr_get_memsize(cfg->n_workers + 1);
+	fn_dp.rcu = rte_zmalloc("fn_rcu", rsz, RTE_CACHE_LINE_SIZE);
+	if (!fn_dp.rcu || rte_rcu_qsbr_init(fn_dp.rcu, cfg->n_workers + 1) != 0)
+		FAIL("cannot set up RCU");
+	for (unsigned i = 0; i <= cfg->n_workers; i++)
+		rte_rcu_qsbr_thread_register(fn_dp.rcu, i);
+	if (workers_init(err, errlen) != 0)
+		goto fail;
+
+	__atomic_store_n(&fn_dp.running, 1, __ATOMIC_RELEASE);
+	if (pthread_create(&fn_dp.ctl, NULL, fn_ctl_main, NULL) != 0)
+		FAIL("cannot start the control thread");
+	fn_dp.ctl_started = 1;
+	fn_dp.started = 1;
+	for (unsigned i = 0; i < cfg->n_workers; i++)
+		if (rte_eal_remote_launch(fn_worker_main, &fn_dp.workers[i], cfg->worker_lcores[i]) != 0)
+			FAIL("cannot launch worker %u on lcore %u (busy?)", i, cfg->worker_lcores[i]);
+	return 0;
+fail:
+	fn_dp.started = 1;
+	fn_dp_stop();
+	return -1;
+}
+
+void fn_dp_stop(void)
+{
+	if (!fn_dp.started)
+		return;
+	__atomic_store_n(&fn_dp.running, 0, __ATOMIC_RELEASE);
+	for (unsigned i = 0; fn_dp.workers && i < fn_dp.cfg.n_workers; i++)
+		rte_eal_wait_lcore(fn_dp.cfg.worker_lcores[i]);
+	if (fn_dp.ctl_started)
+		pthread_join(fn_dp.ctl, NULL);
+	fn_dp.ctl_started = 0;
+	workers_free();
+	fn_ports_stop();
+	rte_free(fn_dp.rcu);
+	fn_dp.rcu = NULL;
+	fn_plan_free(fn_dp.plan);
+	fn_dp.plan = NULL;
+	__atomic_store_n(&fn_neighs.n, 0, __ATOMIC_RELEASE);
+	fn_dp.started = 0;
+}
+
+int fn_dp_running(void)
+{
+	return fn_dp.started;
+}
+
+unsigned fn_dp_read_counters(struct fn_counters *out, unsigned max)
+{
+	unsigned n = counters_n < max ? counters_n : max;
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned c = 0; c < FN_NCOUNTERS; c++)
+			out[i].v[c] = __atomic_load_n(&counters_keep[i].v[c], __ATOMIC_RELAXED);
+	return n;
+}
+
+int fn_dp_port_info(unsigned pi, struct fn_port_info *out)
+{
+	if (!fn_dp.started || pi >= fn_dp.cfg.n_ports || !fn_dp.ports[pi].up)
+		return -1;
+	struct rte_eth_dev_info info;
+	struct rte_eth_link link;
+	memset(out, 0, sizeof(*out));
+	out->port_id = fn_dp.ports[pi].port_id;
+	memcpy(out->mac, fn_dp.ports[pi].mac.addr_bytes, 6);
+	if (rte_eth_dev_info_get(out->port_id, &info) == 0)
+		snprintf(out->driver, sizeof(out->driver), "%s", info.driver_name);
+	if (rte_eth_link_get_nowait(out->port_id, &link) == 0) {
+		out->link_up = link.link_status;
+		out->link_speed_mbps = link.link_speed;
+	}
+	return 0;
+}
+
+unsigned fn_dp_neighbours(struct fn_neigh_info *out, unsigned max)
+{
+	uint32_t n = __atomic_load_n(&fn_neighs.n, __ATOMIC_ACQUIRE);
+	if (n > max)
+		n = max;
+	for (uint32_t i = 0; i < n; i++) {
+		out[i].ip = fn_neighs.e[i].ip;
+		out[i].port_idx = fn_neighs.e[i].port_idx;
+		out[i].resolved = fn_neigh_mac(i, out[i].mac) == 0;
+	}
+	return n;
+}
+
+unsigned fn_dp_ring_inject(unsigned pi, unsigned q, const uint8_t *const *frames, const uint16_t *lens,
+			   unsigned n)
+{
+	if (!fn_dp.started || pi >= fn_dp.cfg.n_ports || q >= fn_dp.cfg.n_workers || !fn_dp.ports[pi].rx[q])
+		return 0;
+	unsigned done = 0;
+	for (; done < n; done++) {
+		struct rte_mbuf *m = rte_pktmbuf_alloc(fn_dp.pool);
+		if (!m)
+			break;
+		char *d = rte_pktmbuf_append(m, lens[done]);
+		if (!d) {
+			rte_pktmbuf_free(m);
+			break;
+		}
+		memcpy(d, frames[done], lens[done]);
+		m->port = fn_dp.ports[pi].port_id;
+		if (rte_ring_sp_enqueue(fn_dp.ports[pi].rx[q], m) != 0) {
+			rte_pktmbuf_free(m);
+			break;
+		}
+	}
+	return done;
+}
+
+unsigned fn_dp_ring_drain(unsigned pi, unsigned q, uint8_t *buf, size_t buflen, uint32_t *offsets,
+			  uint16_t *lens, unsigned max)
+{
+	if (!fn_dp.started || pi >= fn_dp.cfg.n_ports || q >= fn_dp.cfg.n_workers || !fn_dp.ports[pi].tx[q])
+		return 0;
+	size_t off = 0;
+	unsigned n = 0;
+	struct rte_mbuf *m;
+	while (n < max && off + RTE_MBUF_DEFAULT_BUF_SIZE <= buflen &&
+	       rte_ring_sc_dequeue(fn_dp.ports[pi].tx[q], (void **)&m) == 0) {
+		uint32_t len = rte_pktmbuf_pkt_len(m);
+		const void *d = rte_pktmbuf_read(m, 0, len, buf + off);
+		if (d != buf + off)
+			memcpy(buf + off, d, len);
+		offsets[n] = (uint32_t)off;
+		lens[n] = (uint16_t)len;
+		off += len;
+		n++;
+		rte_pktmbuf_free(m);
+	}
+	return n;
+}

@@ -1,0 +1,62 @@
+/* Data-plane global state. Who reads and who writes each field is noted;
+ * "main" is the Node/EAL main thread, "ctl" the control thread. */
+#ifndef FN_DP_INTERNAL_H
+#define FN_DP_INTERNAL_H
+
+#include <pthread.h>
+
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+
+#include "fn_common.h"
+#include "fn_dp.h"
+#include "lport.h"
+#include "session.h"
+
+struct fn_port_rt {
+	uint16_t port_id;                /* main: w at start; all: r */
+	struct rte_ether_addr mac;       /* main: w at start; all: r */
+	int up;                          /* main only: started, must be stopped */
+	struct rte_ring *rx[FN_MAX_WORKERS], *tx[FN_MAX_WORKERS]; /* ring ports only */
+};
+
+struct fn_worker {
+	unsigned idx, lcore;             /* main: w at start */
+	struct fn_session_table sess;    /* worker only */
+	struct fn_lports lports;         /* worker only */
+	struct rte_ring *to_ctl;         /* SP worker -> SC ctl: ARP, ICMP for us */
+	struct rte_ring *from_ctl;       /* SP ctl -> SC worker: frames to transmit */
+	struct fn_counters *ctr;         /* worker: w; main: r (relaxed) */
+	struct {
+		uint16_t n;
+		struct rte_mbuf *m[FN_BURST];
+	} txb[FN_MAX_PORTS];             /* worker only */
+	uint64_t sweep_last, sweep_tsc_per_entry; /* worker only */
+} __rte_cache_aligned;
+
+struct fn_dp {
+	struct fn_dp_cfg cfg;            /* main: w at start; all: r */
+	struct fn_port_rt ports[FN_MAX_PORTS];
+	uint8_t port_idx_of[RTE_MAX_ETHPORTS]; /* DPDK port id -> config index */
+	struct rte_mempool *pool;
+	struct fn_worker *workers;
+	struct fn_counters *counters;    /* n_workers + 1 (ctl last) */
+	struct fn_plan *plan;            /* main: atomic store (publish); workers, ctl: atomic load */
+	struct rte_rcu_qsbr *rcu;        /* thread ids 0..n-1 workers, n ctl */
+	int running;                     /* main: w (atomic); workers, ctl: r (atomic) */
+	int started;                     /* main only */
+	int ctl_started;
+	pthread_t ctl;
+};
+
+extern struct fn_dp fn_dp;
+
+int fn_worker_main(void *arg);
+void *fn_ctl_main(void *arg);
+int fn_ports_start(char *err, size_t errlen);
+void fn_ports_stop(void);
+
+#endif

@@ -1,0 +1,132 @@
+/* Port bring-up: one RX and one TX queue per worker on every port, from a
+ * single mbuf pool. Ring ports are created here from our own rings. */
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+
+#include "dp.h"
+
+#define RING_PORT_SIZE 8192
+
+#define FAIL(...)                                   \
+	do {                                        \
+		snprintf(err, errlen, __VA_ARGS__); \
+		return -1;                          \
+	} while (0)
+
+static int ring_port_create(unsigned pi, char *err, size_t errlen)
+{
+	struct fn_port_rt *p = &fn_dp.ports[pi];
+	const struct fn_port_cfg *pc = &fn_dp.cfg.ports[pi];
+	unsigned nq = fn_dp.cfg.n_workers;
+	char name[RTE_RING_NAMESIZE];
+	for (unsigned q = 0; q < nq; q++) {
+		snprintf(name, sizeof(name), "fn_p%u_rx%u", pi, q);
+		p->rx[q] = rte_ring_create(name, RING_PORT_SIZE, (int)rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(name, sizeof(name), "fn_p%u_tx%u", pi, q);
+		p->tx[q] = rte_ring_create(name, RING_PORT_SIZE, (int)rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (!p->rx[q] || !p->tx[q])
+			FAIL("port %s: cannot create rings: %s", pc->name, rte_strerror(rte_errno));
+	}
+	int id = rte_eth_from_rings(pc->device, p->rx, nq, p->tx, nq, (unsigned)rte_socket_id());
+	if (id < 0)
+		FAIL("port %s: cannot create ring port '%s': %s", pc->name, pc->device, rte_strerror(rte_errno));
+	p->port_id = (uint16_t)id;
+	/* The ring PMD has an all-zero MAC: give it a stable, locally
+	 * administered one (02:66:6e = "fn") so frames look like a NIC's. */
+	struct rte_ether_addr mac = {{0x02, 0x66, 0x6e, 0x00, 0x00, (uint8_t)pi}};
+	rte_eth_dev_default_mac_addr_set(p->port_id, &mac);
+	return 0;
+}
+
+static int port_setup(unsigned pi, char *err, size_t errlen)
+{
+	struct fn_port_rt *p = &fn_dp.ports[pi];
+	const struct fn_port_cfg *pc = &fn_dp.cfg.ports[pi];
+	uint16_t nq = (uint16_t)fn_dp.cfg.n_workers;
+	struct rte_eth_dev_info info;
+	int rc;
+
+	if (pc->is_ring) {
+		if (ring_port_create(pi, err, errlen))
+			return -1;
+	} else if (rte_eth_dev_get_port_by_name(pc->device, &p->port_id) != 0) {
+		FAIL("port %s: no DPDK device named '%s' (was it probed? for a vdev check the driver name "
+		     "and its arguments, for PCI that the device is bound to a DPDK driver)",
+		     pc->name, pc->device);
+	}
+	if ((rc = rte_eth_dev_info_get(p->port_id, &info)) != 0)
+		FAIL("port %s: cannot query device: %s", pc->name, rte_strerror(-rc));
+	if (info.max_rx_queues < nq || info.max_tx_queues < nq)
+		FAIL("port %s: %u workers need %u RX and TX queues, device '%s' (%s) offers %u RX / %u TX%s",
+		     pc->name, nq, nq, pc->device, info.driver_name, info.max_rx_queues, info.max_tx_queues,
+		     strncmp(info.driver_name, "net_af_packet", 13) == 0 ? " (add qpairs=N to the vdev)" : "");
+
+	struct rte_eth_conf conf;
+	memset(&conf, 0, sizeof(conf));
+	if (nq > 1 && info.flow_type_rss_offloads) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_hf =
+			(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
+	}
+	if ((rc = rte_eth_dev_configure(p->port_id, nq, nq, &conf)) != 0)
+		FAIL("port %s: configure failed: %s", pc->name, rte_strerror(-rc));
+	uint16_t nrx = fn_dp.cfg.rx_desc, ntx = fn_dp.cfg.tx_desc;
+	if ((rc = rte_eth_dev_adjust_nb_rx_tx_desc(p->port_id, &nrx, &ntx)) != 0)
+		FAIL("port %s: descriptor counts rejected: %s", pc->name, rte_strerror(-rc));
+	int socket = rte_eth_dev_socket_id(p->port_id);
+	if (socket < 0)
+		socket = (int)rte_socket_id();
+	for (uint16_t q = 0; q < nq; q++) {
+		if ((rc = rte_eth_rx_queue_setup(p->port_id, q, nrx, (unsigned)socket, NULL, fn_dp.pool)) != 0)
+			FAIL("port %s: RX queue %u setup failed: %s", pc->name, q, rte_strerror(-rc));
+		if ((rc = rte_eth_tx_queue_setup(p->port_id, q, ntx, (unsigned)socket, NULL)) != 0)
+			FAIL("port %s: TX queue %u setup failed: %s", pc->name, q, rte_strerror(-rc));
+	}
+	if ((rc = rte_eth_dev_start(p->port_id)) != 0)
+		FAIL("port %s: start failed: %s", pc->name, rte_strerror(-rc));
+	p->up = 1;
+	rte_eth_macaddr_get(p->port_id, &p->mac);
+	fn_dp.port_idx_of[p->port_id] = (uint8_t)pi;
+	return 0;
+}
+
+int fn_ports_start(char *err, size_t errlen)
+{
+	fn_dp.pool = rte_pktmbuf_pool_create("fn_mbufs", fn_dp.cfg.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+					     (int)rte_socket_id());
+	if (!fn_dp.pool)
+		FAIL("cannot allocate %u mbufs (%u MiB): %s; raise dpdk.memory_mb or lower dpdk.mbufs",
+		     fn_dp.cfg.mbufs, (unsigned)(((uint64_t)fn_dp.cfg.mbufs * 2432) >> 20),
+		     rte_strerror(rte_errno));
+	for (unsigned pi = 0; pi < fn_dp.cfg.n_ports; pi++)
+		if (port_setup(pi, err, errlen))
+			return -1;
+	return 0;
+}
+
+void fn_ports_stop(void)
+{
+	for (unsigned pi = 0; pi < fn_dp.cfg.n_ports; pi++) {
+		struct fn_port_rt *p = &fn_dp.ports[pi];
+		if (p->up) {
+			rte_eth_dev_stop(p->port_id);
+			rte_eth_dev_close(p->port_id);
+			p->up = 0;
+		}
+		for (unsigned q = 0; q < fn_dp.cfg.n_workers; q++) {
+			struct rte_mbuf *m;
+			while (p->rx[q] && rte_ring_dequeue(p->rx[q], (void **)&m) == 0)
+				rte_pktmbuf_free(m);
+			while (p->tx[q] && rte_ring_dequeue(p->tx[q], (void **)&m) == 0)
+				rte_pktmbuf_free(m);
+			rte_ring_free(p->rx[q]);
+			rte_ring_free(p->tx[q]);
+			p->rx[q] = p->tx[q] = NULL;
+		}
+	}
+	rte_mempool_free(fn_dp.pool);
+	fn_dp.pool = NULL;
+}

@@ -1,0 +1,305 @@
+/* The worker lcore: poll every port's queue, translate, transmit. Touches
+ * only its own session table, port slices, cursors and counters. */
+#include <netinet/in.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_prefetch.h>
+
+#include "dp.h"
+#include "nat.h"
+#include "neigh.h"
+#include "pkt.h"
+#include "plan.h"
+#include "tcp_state.h"
+
+static void tx_flush(struct fn_worker *w, unsigned pi)
+{
+	uint16_t n = w->txb[pi].n;
+	if (n == 0)
+		return;
+	uint16_t sent = rte_eth_tx_burst(fn_dp.ports[pi].port_id, w->idx, w->txb[pi].m, n);
+	FN_COUNT_N(w->ctr, tx_packets, sent);
+	if (unlikely(sent < n)) {
+		FN_COUNT_N(w->ctr, tx_dropped, n - sent);
+		rte_pktmbuf_free_bulk(&w->txb[pi].m[sent], n - sent);
+	}
+	w->txb[pi].n = 0;
+}
+
+static inline void tx(struct fn_worker *w, unsigned pi, struct rte_mbuf *m)
+{
+	w->txb[pi].m[w->txb[pi].n++] = m;
+	if (unlikely(w->txb[pi].n == FN_BURST))
+		tx_flush(w, pi);
+}
+
+static inline void to_ctl(struct fn_worker *w, struct rte_mbuf *m)
+{
+	if (unlikely(rte_ring_sp_enqueue(w->to_ctl, m) != 0)) {
+		FN_COUNT(w->ctr, drop_control_full);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	FN_COUNT(w->ctr, to_control);
+}
+
+#define DROP(w, m, reason)                   \
+	do {                                 \
+		FN_COUNT((w)->ctr, reason);  \
+		rte_pktmbuf_free(m);         \
+		return;                      \
+	} while (0)
+
+static void session_free(struct fn_worker *w, struct fn_session *s)
+{
+	fn_lport_put(&w->lports, s->lip_idx, s->lport);
+	fn_sess_remove(&w->sess, s);
+	FN_COUNT(w->ctr, sessions_expired);
+	w->ctr->v[FN_C_sessions_active]--;
+}
+
+/* A new flow to a VIP: pick a real server and a LIP:lport, create the session.
+ * Returns NULL after counting the reason when the flow cannot be created. */
+static struct fn_session *session_new(struct fn_worker *w, const struct fn_plan *plan,
+				      const struct fn_tuple *k, const struct fn_pkt *p, unsigned rx_pi,
+				      uint64_t now, unsigned *reason)
+{
+	const struct fn_service *svc = fn_plan_service(plan, k->daddr, k->dport, k->proto);
+	if (unlikely(svc == NULL)) {
+		*reason = FN_C_drop_no_service;
+		return NULL;
+	}
+	if (k->proto == IPPROTO_TCP &&
+	    (p->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG | RTE_TCP_RST_FLAG | RTE_TCP_FIN_FLAG)) !=
+		    RTE_TCP_SYN_FLAG) {
+		*reason = FN_C_drop_no_session;
+		return NULL;
+	}
+	if (unlikely(svc->sched_len == 0)) {
+		*reason = FN_C_drop_no_real_server;
+		return NULL;
+	}
+	uint32_t svc_idx = (uint32_t)(svc - plan->services);
+	uint32_t *cur = fn_plan_cursors(plan, w->idx);
+	uint32_t c = cur[svc_idx];
+	const struct fn_rs *rs = &plan->rs[plan->sched[svc->sched_first + c]];
+
+	uint8_t mac[6];
+	if (unlikely(fn_neigh_mac(rs->neigh, mac) != 0)) {
+		*reason = FN_C_drop_neigh_unresolved;
+		return NULL;
+	}
+
+	/* LIP:lport: round-robin over the pool's LIPs, skipping exhausted ones. */
+	const struct fn_pool *pool = &plan->pools[svc->pool];
+	uint32_t *pc = &cur[plan->n_services + svc->pool];
+	uint32_t lip_idx = FN_NIL;
+	uint16_t lport = 0;
+	for (uint32_t i = 0; i < pool->count; i++) {
+		uint32_t slot = (*pc + i) % pool->count;
+		uint32_t cand = plan->pool_lips[pool->first + slot];
+		if (fn_lport_get(&w->lports, cand, &lport) == 0) {
+			lip_idx = cand;
+			*pc = (slot + 1) % pool->count;
+			break;
+		}
+	}
+	if (unlikely(lip_idx == FN_NIL)) {
+		*reason = FN_C_drop_lport_exhausted;
+		return NULL;
+	}
+	struct fn_session *s = fn_sess_alloc(&w->sess);
+	if (unlikely(s == NULL)) {
+		fn_lport_put(&w->lports, lip_idx, lport);
+		*reason = FN_C_drop_session_full;
+		return NULL;
+	}
+	/* Only now is the pick final: advance the scheduler. */
+	cur[svc_idx] = c + 1 == svc->sched_len ? 0 : c + 1;
+
+	s->cip = k->saddr;
+	s->vip = k->daddr;
+	s->cport = k->sport;
+	s->vport = k->dport;
+	s->rip = rs->ip;
+	s->rport = rs->port;
+	s->lip = plan->lips[lip_idx].ip;
+	s->lport = lport;
+	s->lip_idx = (uint16_t)lip_idx;
+	s->proto = k->proto;
+	s->state = k->proto == IPPROTO_TCP ? FN_TCP_SYN_SENT : FN_UDP_STATE;
+	s->client_port = (uint8_t)rx_pi;
+	s->server_port = (uint8_t)rs->port_idx;
+	memcpy(s->client_mac, &p->eth->src_addr, 6);
+	s->neigh = rs->neigh;
+	s->svc_id = svc->id;
+	s->rs_id = rs->id;
+	s->expire = now + plan->timeout_tsc[fn_state_timeout(s->state)];
+	fn_sess_insert(&w->sess, s);
+	FN_COUNT(w->ctr, sessions_created);
+	w->ctr->v[FN_C_sessions_active]++;
+	return s;
+}
+
+static inline int is_local(const struct fn_plan *plan, uint32_t ip)
+{
+	return fn_plan_local(plan, ip) != NULL;
+}
+
+static void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, struct rte_mbuf *m,
+			struct fn_pkt *p, unsigned rx_pi, uint64_t now)
+{
+	struct rte_ipv4_hdr *ip = p->ip;
+
+	if (p->l4 == NULL) {
+		if (ip->next_proto_id == IPPROTO_ICMP && is_local(plan, ip->dst_addr)) {
+			to_ctl(w, m);
+			return;
+		}
+		DROP(w, m, drop_unsupported);
+	}
+
+	struct fn_tuple k = {ip->src_addr, ip->dst_addr, p->sport, p->dport, ip->next_proto_id};
+	uint32_t e = fn_sess_lookup(&w->sess, &k, fn_sess_hash(&k));
+	struct fn_session *s = NULL;
+	unsigned dir = FN_DIR_CLIENT;
+	if (e != FN_NIL) {
+		s = &w->sess.s[e >> 1];
+		dir = e & 1;
+		/* Expired but not yet swept; or a client reusing its port after
+		 * the old connection closed: end the old session, treat as new. */
+		if (unlikely(now >= s->expire ||
+			     (dir == FN_DIR_CLIENT && s->proto == IPPROTO_TCP &&
+			      (s->state == FN_TCP_TIME_WAIT || s->state == FN_TCP_CLOSE) &&
+			      (p->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) == RTE_TCP_SYN_FLAG))) {
+			session_free(w, s);
+			s = NULL;
+		}
+	}
+	if (unlikely(ip->time_to_live <= 1))
+		DROP(w, m, drop_ttl);
+	if (s == NULL) {
+		unsigned reason;
+		s = session_new(w, plan, &k, p, rx_pi, now, &reason);
+		if (unlikely(s == NULL)) {
+			w->ctr->v[reason]++;
+			rte_pktmbuf_free(m);
+			return;
+		}
+	} else {
+		if (s->proto == IPPROTO_TCP)
+			s->state = fn_tcp_next(s->state, dir, p->tcp_flags);
+		s->expire = now + plan->timeout_tsc[fn_state_timeout(s->state)];
+	}
+
+	if (dir == FN_DIR_CLIENT) {
+		uint8_t mac[6];
+		if (unlikely(fn_neigh_mac(s->neigh, mac) != 0))
+			DROP(w, m, drop_neigh_unresolved);
+		fn_nat_rewrite(p, s->lip, s->rip, s->lport, s->rport);
+		fn_nat_l2(p, mac, &fn_dp.ports[s->server_port].mac);
+		FN_COUNT(w->ctr, fwd_to_server);
+		tx(w, s->server_port, m);
+	} else {
+		fn_nat_rewrite(p, s->vip, s->cip, s->vport, s->cport);
+		fn_nat_l2(p, s->client_mac, &fn_dp.ports[s->client_port].mac);
+		FN_COUNT(w->ctr, fwd_to_client);
+		tx(w, s->client_port, m);
+	}
+}
+
+static void handle(struct fn_worker *w, const struct fn_plan *plan, struct rte_mbuf *m, unsigned rx_pi,
+		   uint64_t now)
+{
+	struct fn_pkt p;
+	switch (fn_parse(m, &p)) {
+	case FN_P_IPV4:
+		break;
+	case FN_P_ARP:
+		to_ctl(w, m);
+		return;
+	case FN_P_NOT_IPV4:
+		DROP(w, m, drop_not_ipv4);
+	case FN_P_BAD_CSUM:
+		DROP(w, m, drop_bad_checksum);
+	case FN_P_FRAGMENT:
+		DROP(w, m, drop_fragment);
+	default:
+		DROP(w, m, drop_malformed);
+	}
+	/* Unicast for another station (a bridge flooding, a promiscuous port). */
+	if (unlikely(rte_is_unicast_ether_addr(&p.eth->dst_addr) &&
+		     !rte_is_same_ether_addr(&p.eth->dst_addr, &fn_dp.ports[rx_pi].mac)))
+		DROP(w, m, drop_other_host);
+	handle_ipv4(w, plan, m, &p, rx_pi, now);
+}
+
+/* Expire sessions by sweeping the table once per second of TSC, a slice per
+ * loop: bounded work per iteration, no timer structures on the packet path. */
+static void sweep(struct fn_worker *w, uint64_t now)
+{
+	uint64_t due = (now - w->sweep_last) / w->sweep_tsc_per_entry;
+	if (due < 32)
+		return;
+	if (due > 1024)
+		due = 1024;
+	struct fn_session_table *t = &w->sess;
+	for (uint64_t i = 0; i < due; i++) {
+		struct fn_session *s = &t->s[t->sweep];
+		if (s->in_use && now >= s->expire)
+			session_free(w, s);
+		t->sweep = t->sweep + 1 == t->max ? 0 : t->sweep + 1;
+	}
+	w->sweep_last += due * w->sweep_tsc_per_entry;
+	if (now - w->sweep_last > rte_get_tsc_hz())  /* fell far behind: don't try to catch up */
+		w->sweep_last = now - rte_get_tsc_hz();
+}
+
+int fn_worker_main(void *arg)
+{
+	struct fn_worker *w = arg;
+	const unsigned nports = fn_dp.cfg.n_ports;
+	const uint32_t idle_us = fn_dp.cfg.idle_sleep_us;
+	unsigned idle = 0;
+	struct rte_mbuf *pkts[FN_BURST];
+
+	w->sweep_tsc_per_entry = RTE_MAX(rte_get_tsc_hz() / w->sess.max, 1);
+	w->sweep_last = rte_rdtsc();
+	rte_rcu_qsbr_thread_online(fn_dp.rcu, w->idx);
+
+	while (__atomic_load_n(&fn_dp.running, __ATOMIC_ACQUIRE)) {
+		const struct fn_plan *plan = __atomic_load_n(&fn_dp.plan, __ATOMIC_ACQUIRE);
+		uint64_t now = rte_rdtsc();
+		unsigned got = 0;
+
+		for (unsigned pi = 0; pi < nports; pi++) {
+			uint16_t n = rte_eth_rx_burst(fn_dp.ports[pi].port_id, w->idx, pkts, FN_BURST);
+			if (n == 0)
+				continue;
+			got += n;
+			FN_COUNT_N(w->ctr, rx_packets, n);
+			for (uint16_t i = 0; i < n; i++) {
+				if (i + 1 < n)
+					rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+				handle(w, plan, pkts[i], pi, now);
+			}
+		}
+		/* Frames the control thread built (ARP, ICMP), port index in m->port. */
+		unsigned nc = rte_ring_sc_dequeue_burst(w->from_ctl, (void **)pkts, FN_BURST, NULL);
+		for (unsigned i = 0; i < nc; i++)
+			tx(w, pkts[i]->port, pkts[i]);
+		for (unsigned pi = 0; pi < nports; pi++)
+			tx_flush(w, pi);
+
+		sweep(w, now);
+		rte_rcu_qsbr_quiescent(fn_dp.rcu, w->idx);
+
+		if (got + nc)
+			idle = 0;
+		else if (idle_us && ++idle > 256)
+			rte_delay_us_sleep(idle_us);
+	}
+	rte_rcu_qsbr_thread_offline(fn_dp.rcu, w->idx);
+	return 0;
+}

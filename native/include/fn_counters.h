@@ -1,0 +1,53 @@
+/* Per-thread counters shared by the data plane (writer) and the binding (reader).
+ * One list, expanded by X-macros, so C, the binding and TypeScript never disagree on names. */
+#ifndef FN_COUNTERS_H
+#define FN_COUNTERS_H
+
+#include <stdint.h>
+
+/* X(name): every counter is a monotonically increasing uint64 except the
+ * gauges marked in the name (sessions_active). */
+#define FN_COUNTERS(X)                                                     \
+	X(rx_packets)             /* frames received on any port */         \
+	X(tx_packets)             /* frames handed to a port and accepted */ \
+	X(tx_dropped)             /* frames a port refused (queue full) */   \
+	X(fwd_to_server)          /* client -> real server, translated */    \
+	X(fwd_to_client)          /* real server -> client, translated */    \
+	X(sessions_created)                                                  \
+	X(sessions_expired)                                                  \
+	X(sessions_active)        /* gauge: created - expired */             \
+	X(to_control)             /* ARP/ICMP handed to the control thread */\
+	X(arp_replies)            /* ARP replies sent for our addresses */   \
+	X(arp_requests)           /* ARP requests sent to resolve next hops */\
+	X(arp_learned)            /* neighbour MACs learned or changed */    \
+	X(icmp_echo_replies)                                                 \
+	X(drop_not_ipv4)          /* ethertype neither IPv4 nor ARP */       \
+	X(drop_other_host)        /* unicast frame for another MAC */        \
+	X(drop_malformed)         /* truncated or inconsistent headers */    \
+	X(drop_bad_checksum)      /* IPv4 header checksum wrong */           \
+	X(drop_fragment)          /* IPv4 fragments: policy is drop */       \
+	X(drop_ttl)               /* TTL would reach 0 */                    \
+	X(drop_no_service)        /* not a VIP:vport, session or local addr */\
+	X(drop_no_session)        /* TCP non-SYN to a VIP without a session */\
+	X(drop_session_full)      /* session table at capacity */            \
+	X(drop_lport_exhausted)   /* no free local port in the LIP pool */   \
+	X(drop_no_real_server)    /* service has no usable real server */    \
+	X(drop_neigh_unresolved)  /* real server's MAC not yet known */      \
+	X(drop_control_full)      /* control ring full */                    \
+	X(drop_unsupported)       /* other protocols, ARP not for us, ... */
+
+enum fn_counter {
+#define FN_X_ENUM(n) FN_C_##n,
+	FN_COUNTERS(FN_X_ENUM)
+#undef FN_X_ENUM
+	FN_NCOUNTERS
+};
+
+/* One block per thread (each worker, then the control thread). Written only
+ * by its owner with plain stores; read by the binding with relaxed atomic
+ * loads (aligned 64-bit loads never tear on the targets we build for). */
+struct fn_counters {
+	uint64_t v[FN_NCOUNTERS];
+} __attribute__((aligned(64)));
+
+#endif

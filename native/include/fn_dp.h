@@ -1,0 +1,76 @@
+/* The data plane's public surface, used by the N-API binding (and C tests).
+ * Plain C; everything here is called from the main (JS) thread only. */
+#ifndef FN_DP_H
+#define FN_DP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fn_counters.h"
+#include "fn_plan.h"
+
+#define FN_MAX_PORTS 16
+#define FN_MAX_WORKERS 64
+#define FN_MAX_PORT_ADDRS 16
+
+struct fn_port_cfg {
+	char name[32];
+	char device[256];  /* ethdev name (vdev name or PCI address), or ring name */
+	int is_ring;       /* 1: in-process ring port created by us (tests, bench) */
+	uint32_t n_addrs;
+	uint32_t addrs[FN_MAX_PORT_ADDRS];  /* network order */
+	uint8_t prefix[FN_MAX_PORT_ADDRS];
+};
+
+struct fn_dp_cfg {
+	uint32_t n_ports;
+	struct fn_port_cfg ports[FN_MAX_PORTS];
+	uint32_t n_workers;
+	unsigned worker_lcores[FN_MAX_WORKERS];
+	uint32_t mbufs;          /* mbuf pool size (whole pool) */
+	uint16_t rx_desc, tx_desc;
+	uint32_t sessions_max;   /* per worker */
+	uint32_t idle_sleep_us;  /* 0: busy poll */
+};
+
+struct fn_port_info {
+	uint16_t port_id;
+	uint8_t mac[6];
+	char driver[64];
+	uint32_t link_up, link_speed_mbps;
+};
+
+struct fn_neigh_info {
+	uint32_t ip;       /* network order */
+	uint16_t port_idx;
+	int resolved;
+	uint8_t mac[6];
+};
+
+/* Start ports, workers and the control thread with a first plan. The plan
+ * passes to the data plane (freed by it). Returns 0, or -1 with err set. */
+int fn_dp_start(const struct fn_dp_cfg *cfg, struct fn_plan *plan, char *err, size_t errlen);
+/* Stop workers and control thread, close ports, free everything. Idempotent. */
+void fn_dp_stop(void);
+int fn_dp_running(void);
+
+/* Copy counters: one block per worker then one for the control thread.
+ * Returns the number of blocks written (<= max). */
+unsigned fn_dp_read_counters(struct fn_counters *out, unsigned max);
+int fn_dp_port_info(unsigned port_idx, struct fn_port_info *out);
+unsigned fn_dp_neighbours(struct fn_neigh_info *out, unsigned max);
+
+/* Ring ports (is_ring): the test/bench side of a queue's rings. */
+unsigned fn_dp_ring_inject(unsigned port_idx, unsigned queue, const uint8_t *const *frames,
+			   const uint16_t *lens, unsigned n);
+/* Drain up to max frames; copies into buf (each frame at offsets[i], lens[i]). */
+unsigned fn_dp_ring_drain(unsigned port_idx, unsigned queue, uint8_t *buf, size_t buflen,
+			  uint32_t *offsets, uint16_t *lens, unsigned max);
+
+/* Plan helpers for whoever builds one (the binding): allocate with these so
+ * the data plane can free it. */
+struct fn_plan *fn_plan_alloc(uint32_t n_services, uint32_t n_rs, uint32_t n_sched, uint32_t n_lips,
+			      uint32_t n_pools, uint32_t n_pool_lips, uint32_t n_locals);
+void fn_plan_free(struct fn_plan *p);
+
+#endif

@@ -1,0 +1,82 @@
+/* The plan: everything the workers need to forward, built by the control
+ * plane, immutable once published (except the per-worker cursors, see below). */
+#ifndef FN_PLAN_H
+#define FN_PLAN_H
+
+#include <stdint.h>
+
+#define FN_NIL UINT32_MAX
+
+enum fn_timeout {
+	FN_TO_TCP_SYN,
+	FN_TO_TCP_ESTABLISHED,
+	FN_TO_TCP_FIN,
+	FN_TO_TCP_TIME_WAIT,
+	FN_TO_TCP_CLOSE,
+	FN_TO_UDP,
+	FN_NTIMEOUTS
+};
+
+/* All addresses and ports below are in network byte order. */
+struct fn_rs {
+	uint32_t ip;
+	uint16_t port;
+	uint16_t neigh;  /* index in the neighbour table (fn_neigh), filled by fn_plan_build */
+	uint32_t id;     /* stable id from the control plane (stats, session ownership) */
+	uint16_t port_idx; /* egress port towards this server (its next hop's port) */
+	uint16_t pad;
+	uint32_t nexthop; /* next-hop IPv4 (the server itself when directly connected) */
+};
+
+struct fn_service {
+	uint32_t vip;
+	uint16_t vport;
+	uint8_t proto;       /* IPPROTO_TCP or IPPROTO_UDP */
+	uint8_t pad;
+	uint32_t id;         /* stable id */
+	uint32_t sched_first;/* slice of fn_plan.sched: indices into fn_plan.rs */
+	uint32_t sched_len;  /* 0: no usable server */
+	uint32_t pool;       /* index into fn_plan.pools */
+};
+
+struct fn_lip {
+	uint32_t ip;
+	uint16_t port_idx;   /* port the LIP lives on */
+	uint16_t lo, hi;     /* local port range, host order, inclusive */
+};
+
+struct fn_pool {
+	uint32_t first, count; /* slice of fn_plan.pool_lips */
+};
+
+/* A local address: answered for ARP on the ports in arp_ports (bit per port),
+ * and for ICMP echo on any port. */
+struct fn_local {
+	uint32_t ip;
+	uint32_t arp_ports;
+};
+
+struct fn_plan {
+	uint32_t n_services, n_rs, n_sched, n_lips, n_pools, n_pool_lips, n_locals;
+	struct fn_service *services;
+	struct fn_rs *rs;
+	uint32_t *sched;
+	struct fn_lip *lips;
+	struct fn_pool *pools;
+	uint32_t *pool_lips;   /* indices into lips */
+	struct fn_local *locals;
+	uint32_t timeouts_s[FN_NTIMEOUTS];
+
+	/* Derived by fn_plan_build (the control plane does not fill these). */
+	uint64_t timeout_tsc[FN_NTIMEOUTS];
+	uint32_t svc_mask, local_mask;
+	uint32_t *svc_ht;      /* open addressing, slot = service index + 1, 0 empty */
+	uint32_t *local_ht;    /* same for locals */
+	/* Scheduling and LIP cursors, one stripe of cursor_stride per worker.
+	 * Only worker w reads and writes stripe w: mutable state that belongs to
+	 * this plan's generation, so a new plan starts with fresh cursors. */
+	uint32_t n_workers, cursor_stride;
+	uint32_t *cursors;     /* [svc cursors: n_services][pool cursors: n_pools] */
+};
+
+#endif

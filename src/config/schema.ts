@@ -1,0 +1,369 @@
+// The config schema (zod): field types, ranges and defaults, unknown keys
+// rejected; plus checkConfig(), the cross-field rules that need the whole file.
+import { z } from 'zod';
+import { formatPath } from './errors';
+import { formatIPv4, formatNetwork, inSubnet, isCidr, isIPv4, parseCidr, parseIPv4 } from './net';
+
+// Messages are written "expected …, got …"; load.ts prefixes file:line:col and path.
+export function describeValue(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (Array.isArray(v)) return v.length === 0 ? 'an empty list' : 'a list';
+  if (typeof v === 'object') return 'a map';
+  return typeof v;
+}
+
+function rangeText(lo: number, hi: number): string {
+  return hi === Number.MAX_SAFE_INTEGER ? `>= ${lo}` : `in ${lo}..${hi}`;
+}
+
+/** An integer in [lo, hi]; non-numbers fail zod's own type check ("expected number"). */
+function int(lo: number, hi: number = Number.MAX_SAFE_INTEGER) {
+  return z.number().superRefine((n, ctx) => {
+    if (!Number.isInteger(n) || n < lo || n > hi) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected an integer ${rangeText(lo, hi)}, got ${describeValue(n)}` });
+    }
+  });
+}
+
+function powerOfTwo(lo: number, hi: number) {
+  return z.number().superRefine((n, ctx) => {
+    if (!Number.isInteger(n) || n < lo || n > hi || (n & (n - 1)) !== 0) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a power of two in ${lo}..${hi}, got ${describeValue(n)}` });
+    }
+  });
+}
+
+function pattern(re: RegExp, what: string) {
+  return z.string().superRefine((s, ctx) => {
+    if (!re.test(s)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected ${what}, got ${describeValue(s)}` });
+  });
+}
+
+const ipv4 = z.string().superRefine((s, ctx) => {
+  if (!isIPv4(s)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected an IPv4 address like 198.18.0.1, got ${describeValue(s)}` });
+});
+
+/** An interface address: host address plus prefix length. */
+const hostCidr = z.string().superRefine((s, ctx) => {
+  if (!isCidr(s)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected an IPv4 address with prefix length like 198.18.0.254/24, got ${describeValue(s)}` });
+    return;
+  }
+  const c = parseCidr(s);
+  const broadcast = (c.network | ~c.mask) >>> 0;
+  // /31 and /32 have no network or broadcast address (RFC 3021).
+  if (c.prefixLen <= 30 && (c.addr === c.network || c.addr === broadcast)) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      message: `expected a host address with prefix length (not the network or broadcast address of ${formatNetwork(c)}), got ${describeValue(s)}`,
+    });
+  }
+});
+
+/** A destination network: host bits must be zero, so the meaning is unambiguous. */
+const networkCidr = z.string().superRefine((s, ctx) => {
+  if (!isCidr(s)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a network like 198.18.1.0/24, got ${describeValue(s)}` });
+    return;
+  }
+  const c = parseCidr(s);
+  if (c.addr !== c.network) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a network with host bits zero (${formatNetwork(c)}), got ${describeValue(s)}` });
+  }
+});
+
+const l4port = int(1, 65535);
+
+// --- devices ----------------------------------------------------------------
+
+const PCI_RE = /^(?:([0-9a-fA-F]{4}):)?([0-9a-fA-F]{2}):([0-9a-fA-F]{2})\.([0-7])$/;
+const VDEV_RE = /^(net_[A-Za-z0-9_]+)(?:,[A-Za-z0-9_]+=[^,\s]*)*$/;
+const RING_RE = /^ring:([A-Za-z0-9_-]{1,32})$/;
+
+export type DeviceKind = 'pci' | 'vdev' | 'ring';
+
+/**
+ * Classifies a port's device string and gives the identity two ports must not
+ * share: the canonical PCI address, the vdev name (args ignored: EAL refuses
+ * two vdevs of one name), or the ring name. Null when the string is none of these.
+ */
+export function parseDevice(device: string): { kind: DeviceKind; id: string } | null {
+  let m = PCI_RE.exec(device);
+  if (m) return { kind: 'pci', id: `${(m[1] ?? '0000').toLowerCase()}:${m[2]!.toLowerCase()}:${m[3]!.toLowerCase()}.${m[4]}` };
+  m = VDEV_RE.exec(device);
+  if (m) return { kind: 'vdev', id: m[1]! };
+  m = RING_RE.exec(device);
+  if (m) return { kind: 'ring', id: m[1]! };
+  return null;
+}
+
+const device = z.string().superRefine((s, ctx) => {
+  if (!parseDevice(s)) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      message: `expected a PCI address (0000:03:00.0), a vdev ("net_af_packet0,iface=gw0") or "ring:NAME", got ${describeValue(s)}`,
+    });
+  }
+});
+
+// --- sections ---------------------------------------------------------------
+
+const PORT_NAME = /^[a-z][a-z0-9_-]{0,15}$/;
+const OBJ_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+const lcoresSchema = z
+  .object({
+    main: int(0),
+    workers: z.array(int(0)).min(1),
+  })
+  .strict()
+  .superRefine((l, ctx) => {
+    const seen = new Set<number>();
+    l.workers.forEach((w, i) => {
+      if (w === l.main) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['workers', i], message: `expected a worker lcore other than the main lcore ${l.main}, got ${w}` });
+      } else if (seen.has(w)) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['workers', i], message: `expected unique worker lcores, got ${w} twice` });
+      }
+      seen.add(w);
+    });
+  });
+
+const dpdkSchema = z
+  .object({
+    lcores: lcoresSchema,
+    memory_mb: int(64, 1048576).default(512),
+    hugepages: z.boolean().default(false),
+    file_prefix: pattern(/^[A-Za-z0-9_-]{1,32}$/, 'a file prefix of 1-32 characters [A-Za-z0-9_-]').nullable().default(null),
+    mbufs: int(1023).default(16383),
+    rx_desc: powerOfTwo(64, 16384).default(1024),
+    tx_desc: powerOfTwo(64, 16384).default(1024),
+    idle_sleep_us: int(0, 100000).default(0),
+    extra_args: z.array(z.string()).default(() => []),
+  })
+  .strict();
+
+const portSchema = z
+  .object({
+    name: pattern(PORT_NAME, 'a port name matching [a-z][a-z0-9_-]{0,15}'),
+    device,
+    addresses: z.array(hostCidr).default(() => []),
+  })
+  .strict();
+
+const routeSchema = z
+  .object({
+    to: networkCidr,
+    via: ipv4,
+    port: z.string(),
+  })
+  .strict();
+
+const poolSchema = z
+  .object({
+    port: z.string(),
+    addresses: z
+      .array(ipv4)
+      .min(1)
+      .superRefine((list, ctx) => {
+        const seen = new Set<string>();
+        list.forEach((a, i) => {
+          if (seen.has(a)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i], message: `expected unique addresses, got ${a} twice` });
+          seen.add(a);
+        });
+      }),
+    ports: z
+      .tuple([l4port, l4port])
+      .superRefine(([lo, hi], ctx) => {
+        if (lo > hi) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected [lo, hi] with lo <= hi, got [${lo}, ${hi}]` });
+      })
+      .default((): [number, number] => [1024, 65535]),
+  })
+  .strict();
+
+const timeoutsSchema = z
+  .object({
+    tcp_syn: int(1).default(30),
+    tcp_established: int(1).default(900),
+    tcp_fin: int(1).default(30),
+    tcp_time_wait: int(1).default(5),
+    tcp_close: int(1).default(5),
+    udp: int(1).default(60),
+  })
+  .strict();
+
+const sessionsSchema = z
+  .object({
+    max: int(16, 100000000).default(1048576),
+    timeouts: timeoutsSchema.default({}),
+  })
+  .strict();
+
+const realServerSchema = z
+  .object({
+    address: ipv4,
+    port: l4port,
+    weight: int(0, 65535).default(1),
+  })
+  .strict();
+
+const serviceSchema = z
+  .object({
+    name: pattern(OBJ_NAME, 'a name matching [A-Za-z0-9][A-Za-z0-9_.-]{0,63}'),
+    vip: ipv4,
+    port: l4port,
+    protocol: z.enum(['tcp', 'udp']),
+    scheduler: z.enum(['rr', 'wrr']).default('rr'),
+    local_addresses: z.string(),
+    real_servers: z
+      .array(realServerSchema)
+      .min(1)
+      .superRefine((list, ctx) => {
+        const seen = new Map<string, number>();
+        list.forEach((rs, i) => {
+          const key = `${rs.address}:${rs.port}`;
+          const first = seen.get(key);
+          if (first !== undefined) {
+            ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i], message: `expected unique (address, port), got ${key} again (first at real_servers[${first}])` });
+          } else seen.set(key, i);
+        });
+      }),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    dpdk: dpdkSchema,
+    ports: z.array(portSchema).min(1),
+    routes: z.array(routeSchema).default(() => []),
+    local_addresses: z.record(pattern(OBJ_NAME, 'a pool name matching [A-Za-z0-9][A-Za-z0-9_.-]{0,63}'), poolSchema).default(() => ({})),
+    sessions: sessionsSchema.default({}),
+    services: z.array(serviceSchema).default(() => []),
+    stats: z.object({ interval_s: int(0, 3600).default(10) }).strict().default({}),
+    log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') }).strict().default({}),
+  })
+  .strict();
+
+/** The validated config, defaults applied (the loader returns it deep-frozen). */
+export type Config = z.infer<typeof configSchema>;
+/** What may be written in the file (defaulted keys optional). */
+export type ConfigInput = z.input<typeof configSchema>;
+
+export type ConfigPath = (string | number)[];
+export interface RuleIssue {
+  path: ConfigPath;
+  message: string;
+}
+
+// --- cross-field rules --------------------------------------------------------
+
+function names(list: string[]): string {
+  return list.length ? list.join(', ') : 'none defined';
+}
+
+/** Reports the second and later occurrences of a key, naming the first. */
+function duplicates<T>(items: T[], key: (t: T) => string | null, at: (i: number) => ConfigPath, what: string, out: RuleIssue[]): void {
+  const first = new Map<string, number>();
+  items.forEach((item, i) => {
+    const k = key(item);
+    if (k === null) return;
+    const f = first.get(k);
+    if (f === undefined) first.set(k, i);
+    else out.push({ path: at(i), message: `expected a unique ${what}, got ${k} again (first at ${formatPath(at(f))})` });
+  });
+}
+
+/**
+ * Rules across sections. Runs only on a config that passed the schema, so
+ * every address here is known to parse.
+ */
+export function checkConfig(cfg: Config): RuleIssue[] {
+  const out: RuleIssue[] = [];
+  const portNames = cfg.ports.map((p) => p.name);
+  const poolNames = Object.keys(cfg.local_addresses);
+
+  duplicates(cfg.ports, (p) => JSON.stringify(p.name), (i) => ['ports', i, 'name'], 'port name', out);
+  duplicates(
+    cfg.ports,
+    (p) => {
+      const d = parseDevice(p.device);
+      return d ? `${d.kind} ${JSON.stringify(d.id)}` : null;
+    },
+    (i) => ['ports', i, 'device'],
+    'device',
+    out,
+  );
+
+  // Subnets directly attached to ports, for route gateways and RS reachability.
+  const attached = cfg.ports.flatMap((p) => p.addresses.map((a) => ({ port: p.name, cidr: parseCidr(a) })));
+
+  cfg.routes.forEach((r, i) => {
+    if (!portNames.includes(r.port)) {
+      out.push({ path: ['routes', i, 'port'], message: `expected the name of a port (${names(portNames)}), got ${describeValue(r.port)}` });
+      return;
+    }
+    const own = attached.filter((s) => s.port === r.port);
+    if (!own.some((s) => inSubnet(r.via, s.cidr))) {
+      const subnets = own.map((s) => formatNetwork(s.cidr)).join(', ') || 'no addresses';
+      out.push({ path: ['routes', i, 'via'], message: `expected a gateway inside a subnet of port "${r.port}" (${subnets}), got ${r.via}` });
+    }
+  });
+
+  const lipOwner = new Map<string, string>();
+  for (const [pool, p] of Object.entries(cfg.local_addresses)) {
+    if (!portNames.includes(p.port)) {
+      out.push({ path: ['local_addresses', pool, 'port'], message: `expected the name of a port (${names(portNames)}), got ${describeValue(p.port)}` });
+    }
+    p.addresses.forEach((a, j) => {
+      const key = formatIPv4(parseIPv4(a));
+      const owner = lipOwner.get(key);
+      if (owner !== undefined && owner !== pool) {
+        out.push({ path: ['local_addresses', pool, 'addresses', j], message: `expected a local address unique across pools, got ${a} already in pool "${owner}"` });
+      } else lipOwner.set(key, pool);
+    });
+    // Each worker owns the lports whose low bits equal its index: fewer
+    // ports than workers leaves some worker without any.
+    const [lo, hi] = p.ports;
+    const workers = cfg.dpdk.lcores.workers.length;
+    if (hi - lo + 1 < workers) {
+      out.push({
+        path: ['local_addresses', pool, 'ports'],
+        message: `expected a range of at least ${workers} ports (one per worker), got [${lo}, ${hi}] (${hi - lo + 1})`,
+      });
+    }
+  }
+
+  duplicates(cfg.services, (s) => JSON.stringify(s.name), (i) => ['services', i, 'name'], 'service name', out);
+  duplicates(
+    cfg.services,
+    (s) => `${formatIPv4(parseIPv4(s.vip))}:${s.port}/${s.protocol}`,
+    (i) => ['services', i],
+    '(vip, port, protocol)',
+    out,
+  );
+
+  const routes = cfg.routes.map((r) => parseCidr(r.to));
+  const reachable = [...attached.map((x) => x.cidr), ...routes].map(formatNetwork).join(', ') || 'no port addresses or routes';
+  cfg.services.forEach((s, i) => {
+    if (!poolNames.includes(s.local_addresses)) {
+      out.push({
+        path: ['services', i, 'local_addresses'],
+        message: `expected the name of a pool in local_addresses (${names(poolNames)}), got ${describeValue(s.local_addresses)}`,
+      });
+    }
+    s.real_servers.forEach((rs, j) => {
+      const a = parseIPv4(rs.address);
+      if (!attached.some((x) => inSubnet(a, x.cidr)) && !routes.some((c) => inSubnet(a, c))) {
+        out.push({
+          path: ['services', i, 'real_servers', j, 'address'],
+          message: `no route to real server ${rs.address}: expected an address inside a port subnet or a route (${reachable})`,
+        });
+      }
+    });
+  });
+
+  return out;
+}

@@ -1,0 +1,49 @@
+// EAL arguments from the config, validated here so EAL never gets arguments
+// it would answer with its usage text.
+import * as os from 'node:os';
+import type { Config } from '../config/schema';
+import { parseDevice } from '../config/schema';
+
+export class EalError extends Error {}
+
+export interface EalOptions {
+  /** CPUs that exist on this machine (defaults to os.cpus().length). */
+  cpus?: number;
+  /** Used when dpdk.file_prefix is null. */
+  defaultPrefix?: string;
+}
+
+export function ealArgs(cfg: Config, memoryNeededMb: number, opts: EalOptions = {}): string[] {
+  const d = cfg.dpdk;
+  const cpus = opts.cpus ?? os.cpus().length;
+  const lcores = [d.lcores.main, ...d.lcores.workers];
+  const missing = lcores.filter((l) => l >= cpus);
+  if (missing.length) {
+    throw new EalError(
+      `dpdk.lcores: lcore ${missing.join(', ')} does not exist on this machine (CPUs 0-${cpus - 1}); ` +
+        `choose main and workers among them`,
+    );
+  }
+  if (memoryNeededMb > d.memory_mb) {
+    throw new EalError(
+      `dpdk.memory_mb: ${d.memory_mb} MiB is too little: the mbuf pool and ${cfg.sessions.max} sessions need about ` +
+        `${memoryNeededMb} MiB; raise dpdk.memory_mb or lower sessions.max / dpdk.mbufs`,
+    );
+  }
+  const args = ['-l', lcores.join(','), '--main-lcore', String(d.lcores.main), '-m', String(d.memory_mb)];
+  args.push('--file-prefix', d.file_prefix ?? opts.defaultPrefix ?? `fullnat-${process.pid}`);
+  if (!d.hugepages) args.push('--no-huge', '--no-shconf');
+  let pci = 0;
+  for (const p of cfg.ports) {
+    const dev = parseDevice(p.device);
+    if (dev?.kind === 'pci') {
+      args.push('-a', dev.id);
+      pci++;
+    } else if (dev?.kind === 'vdev') {
+      args.push('--vdev', p.device);
+    }
+  }
+  if (pci === 0) args.push('--no-pci');
+  args.push('--log-level', 'lib.eal:warning', ...d.extra_args);
+  return args;
+}

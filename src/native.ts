@@ -1,0 +1,125 @@
+// The only loader of the native addon, its typed surface, and an in-memory
+// mock with the same surface for control-plane unit tests (no DPDK needed).
+import * as path from 'node:path';
+import * as fs from 'node:fs';
+
+/** One port as the data plane starts it. Addresses are host-order uint32. */
+export interface NativePort {
+  name: string;
+  device: string; // ethdev name (vdev name or PCI address) or ring name
+  ring: boolean;
+  addresses: { ip: number; prefix: number }[];
+}
+
+/** What cannot change while running (EAL, ports, memory). */
+export interface NativeStartConfig {
+  ports: NativePort[];
+  workerLcores: number[];
+  mbufs: number;
+  rxDesc: number;
+  txDesc: number;
+  sessionsMax: number; // per worker
+  idleSleepUs: number;
+}
+
+/** Timeout slots, in the order the data plane expects them (fn_plan.h). */
+export const TIMEOUT_ORDER = ['tcp_syn', 'tcp_established', 'tcp_fin', 'tcp_time_wait', 'tcp_close', 'udp'] as const;
+
+/** The forwarding plan. All addresses and ports host order; indices are array positions. */
+export interface NativePlan {
+  services: { vip: number; port: number; proto: number; id: number; schedFirst: number; schedLen: number; pool: number }[];
+  realServers: { ip: number; port: number; id: number; portIdx: number; nexthop: number }[];
+  sched: Uint32Array; // indices into realServers
+  lips: { ip: number; portIdx: number; lo: number; hi: number }[];
+  pools: { first: number; count: number }[];
+  poolLips: Uint32Array; // indices into lips
+  locals: { ip: number; arpPorts: number }[]; // arpPorts: bit per port index
+  timeouts: number[]; // seconds, TIMEOUT_ORDER
+}
+
+export interface NativePortInfo {
+  portId: number;
+  mac: string;
+  driver: string;
+  linkUp: boolean;
+  linkSpeedMbps: number;
+}
+
+export interface NativeNeighbour {
+  ip: number;
+  portIdx: number;
+  resolved: boolean;
+  mac: string | null;
+}
+
+export interface Native {
+  ealInit(args: string[]): void;
+  start(cfg: NativeStartConfig, plan: NativePlan): void;
+  stop(): void;
+  counterNames(): string[];
+  /** threads x counters, workers first, the control thread last. */
+  readCounters(): Float64Array;
+  portInfo(portIdx: number): NativePortInfo | null;
+  neighbours(): NativeNeighbour[];
+  ringInject(portIdx: number, queue: number, frames: Buffer[]): number;
+  ringDrain(portIdx: number, queue: number, max?: number): Buffer[];
+}
+
+let loaded: Native | undefined;
+
+/** Finds build/native/Release/fullnat.node from the repo root (src/ or dist/src/). */
+export function addonPath(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 4; i++) {
+    const p = path.join(dir, 'build', 'native', 'Release', 'fullnat.node');
+    if (fs.existsSync(p)) return p;
+    dir = path.dirname(dir);
+  }
+  throw new Error('native addon not built: run `npm run build` (expects build/native/Release/fullnat.node)');
+}
+
+export function loadNative(): Native {
+  if (!loaded) loaded = require(addonPath()) as Native;
+  return loaded;
+}
+
+/** In-memory stand-in: records what it was given, forwards nothing. */
+export class MockNative implements Native {
+  eal: string[] | null = null;
+  cfg: NativeStartConfig | null = null;
+  plan: NativePlan | null = null;
+  counters = new Float64Array(0);
+  names = ['rx_packets', 'tx_packets', 'sessions_created', 'sessions_active', 'drop_no_service'];
+  ealInit(args: string[]): void {
+    if (this.eal) throw new Error('EAL is already initialised in this process');
+    this.eal = args;
+  }
+  start(cfg: NativeStartConfig, plan: NativePlan): void {
+    if (this.cfg) throw new Error('data plane already running');
+    this.cfg = cfg;
+    this.plan = plan;
+    this.counters = new Float64Array((cfg.workerLcores.length + 1) * this.names.length);
+  }
+  stop(): void {
+    this.cfg = null;
+  }
+  counterNames(): string[] {
+    return this.names;
+  }
+  readCounters(): Float64Array {
+    return this.counters.slice();
+  }
+  portInfo(portIdx: number): NativePortInfo | null {
+    if (!this.cfg || portIdx >= this.cfg.ports.length) return null;
+    return { portId: portIdx, mac: `02:00:00:00:00:0${portIdx}`, driver: 'mock', linkUp: true, linkSpeedMbps: 10000 };
+  }
+  neighbours(): NativeNeighbour[] {
+    return [];
+  }
+  ringInject(): number {
+    return 0;
+  }
+  ringDrain(): Buffer[] {
+    return [];
+  }
+}

@@ -1,0 +1,152 @@
+// Config -> what the data plane runs: the start configuration (ports, lcores,
+// memory) and the plan (services, real servers, scheduling tables, LIPs,
+// local addresses, timeouts), with indices resolved and next hops routed.
+import type { Config } from '../config/schema';
+import { parseDevice } from '../config/schema';
+import { inSubnet, parseCidr, parseIPv4 } from '../config/net';
+import { TIMEOUT_ORDER, type NativePlan, type NativeStartConfig } from '../native';
+import { schedTable } from './sched';
+
+const PROTO = { tcp: 6, udp: 17 } as const;
+
+/** Bytes per session, native struct fn_session plus its share of hash buckets and free list. */
+export const SESSION_BYTES = 64 + 16 + 4;
+/** Bytes one mbuf takes in the pool (2 KiB data room, headroom, header, pool overhead). */
+export const MBUF_BYTES = 2432;
+/** EAL, rings and ports' own needs, measured roughly with --no-huge. */
+export const BASE_MEMORY_MB = 48;
+
+export interface BuiltPlan {
+  start: NativeStartConfig;
+  plan: NativePlan;
+  /** Total memory the data plane will ask EAL for, in MiB. */
+  memoryNeededMb: number;
+}
+
+export class PlanError extends Error {}
+
+/** The ethdev name EAL gives a device string, or the ring name. */
+export function ethdevName(device: string): { name: string; ring: boolean } {
+  const d = parseDevice(device);
+  if (!d) throw new PlanError(`unrecognised device "${device}"`);
+  return { name: d.id, ring: d.kind === 'ring' };
+}
+
+interface Hop {
+  portIdx: number;
+  nexthop: number;
+}
+
+/** Connected subnets first, then the longest matching static route. */
+function route(cfg: Config, ip: number, portIdx: Map<string, number>): Hop | null {
+  for (const [i, p] of cfg.ports.entries()) {
+    if (p.addresses.some((a) => inSubnet(ip, a))) return { portIdx: i, nexthop: ip };
+  }
+  let best: { len: number; hop: Hop } | null = null;
+  for (const r of cfg.routes) {
+    const c = parseCidr(r.to);
+    if (inSubnet(ip, c) && (!best || c.prefixLen > best.len)) {
+      best = { len: c.prefixLen, hop: { portIdx: portIdx.get(r.port)!, nexthop: parseIPv4(r.via) } };
+    }
+  }
+  return best?.hop ?? null;
+}
+
+export function buildPlan(cfg: Config): BuiltPlan {
+  const workers = cfg.dpdk.lcores.workers.length;
+  const portIdx = new Map(cfg.ports.map((p, i) => [p.name, i]));
+
+  const start: NativeStartConfig = {
+    ports: cfg.ports.map((p) => {
+      const d = ethdevName(p.device);
+      return {
+        name: p.name,
+        device: d.name,
+        ring: d.ring,
+        addresses: p.addresses.map((a) => {
+          const c = parseCidr(a);
+          return { ip: c.addr, prefix: c.prefixLen };
+        }),
+      };
+    }),
+    workerLcores: [...cfg.dpdk.lcores.workers],
+    // dpdk.mbufs is per port; every RX and TX descriptor may hold one, plus
+    // what is in flight in bursts and control rings.
+    mbufs: Math.max(
+      cfg.dpdk.mbufs * cfg.ports.length,
+      cfg.ports.length * workers * (cfg.dpdk.rx_desc + cfg.dpdk.tx_desc) + workers * 2048 + 1024,
+    ),
+    rxDesc: cfg.dpdk.rx_desc,
+    txDesc: cfg.dpdk.tx_desc,
+    sessionsMax: Math.ceil(cfg.sessions.max / workers),
+    idleSleepUs: cfg.dpdk.idle_sleep_us,
+  };
+
+  // LIPs and pools, in config order.
+  const lips: NativePlan['lips'] = [];
+  const pools: NativePlan['pools'] = [];
+  const poolLips: number[] = [];
+  const poolIdx = new Map<string, number>();
+  for (const [name, pool] of Object.entries(cfg.local_addresses)) {
+    poolIdx.set(name, pools.length);
+    pools.push({ first: poolLips.length, count: pool.addresses.length });
+    for (const a of pool.addresses) {
+      poolLips.push(lips.length);
+      lips.push({ ip: parseIPv4(a), portIdx: portIdx.get(pool.port)!, lo: pool.ports[0], hi: pool.ports[1] });
+    }
+  }
+
+  const services: NativePlan['services'] = [];
+  const realServers: NativePlan['realServers'] = [];
+  const sched: number[] = [];
+  for (const [si, s] of cfg.services.entries()) {
+    const base = realServers.length;
+    for (const rs of s.real_servers) {
+      const ip = parseIPv4(rs.address);
+      const hop = route(cfg, ip, portIdx);
+      if (!hop) throw new PlanError(`service ${s.name}: no route to real server ${rs.address}`);
+      realServers.push({ ip, port: rs.port, id: realServers.length, portIdx: hop.portIdx, nexthop: hop.nexthop });
+    }
+    const table = schedTable(s.scheduler, s.real_servers.map((r) => r.weight));
+    services.push({
+      vip: parseIPv4(s.vip),
+      port: s.port,
+      proto: PROTO[s.protocol],
+      id: si,
+      schedFirst: sched.length,
+      schedLen: table.length,
+      pool: poolIdx.get(s.local_addresses)!,
+    });
+    sched.push(...table.map((i) => base + i));
+  }
+
+  // Addresses the gateway owns. ARP is answered on a port for its own
+  // addresses, for VIPs inside one of its subnets, and for its pool's LIPs.
+  const arp = new Map<number, number>();
+  const own = (ip: number, port: number | null) => arp.set(ip, (arp.get(ip) ?? 0) | (port === null ? 0 : 1 << port));
+  cfg.ports.forEach((p, i) => p.addresses.forEach((a) => own(parseCidr(a).addr, i)));
+  for (const s of cfg.services) {
+    const vip = parseIPv4(s.vip);
+    own(vip, null);
+    cfg.ports.forEach((p, i) => {
+      if (p.addresses.some((a) => inSubnet(vip, a))) own(vip, i);
+    });
+  }
+  lips.forEach((l) => own(l.ip, l.portIdx));
+
+  const plan: NativePlan = {
+    services,
+    realServers,
+    sched: Uint32Array.from(sched),
+    lips,
+    pools,
+    poolLips: Uint32Array.from(poolLips),
+    locals: [...arp].map(([ip, arpPorts]) => ({ ip, arpPorts })),
+    timeouts: TIMEOUT_ORDER.map((k) => cfg.sessions.timeouts[k]),
+  };
+
+  const memoryNeededMb = Math.ceil(
+    BASE_MEMORY_MB + (start.mbufs * MBUF_BYTES + workers * start.sessionsMax * SESSION_BYTES) / (1 << 20),
+  );
+  return { start, plan, memoryNeededMb };
+}

@@ -1,0 +1,79 @@
+// In-process gateway on ring ports for packet fixtures and the bench: the
+// real data plane, fed and drained through the rings of net_ring ports.
+import { parseConfig } from '../../src/config/load';
+import type { Config } from '../../src/config/schema';
+import { ealArgs } from '../../src/dpdk/eal';
+import { loadNative, type Native } from '../../src/native';
+import { buildPlan } from '../../src/plan/build';
+import { readStats, type Counters } from '../../src/stats';
+
+let ealDone = false;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class RingGateway {
+  readonly native: Native;
+  readonly cfg: Config;
+  private readonly portIdx: Map<string, number>;
+
+  private constructor(cfg: Config) {
+    this.native = loadNative();
+    this.cfg = cfg;
+    this.portIdx = new Map(cfg.ports.map((p, i) => [p.name, i]));
+  }
+
+  /** Starts the data plane from YAML text. EAL is initialised once per process. */
+  static start(yaml: string): RingGateway {
+    const cfg = parseConfig(yaml, 'fixture.yaml');
+    const gw = new RingGateway(cfg);
+    const built = buildPlan(cfg);
+    if (!ealDone) {
+      gw.native.ealInit(ealArgs(cfg, built.memoryNeededMb, { defaultPrefix: `fntest${process.pid}` }));
+      ealDone = true;
+    }
+    gw.native.start(built.start, built.plan);
+    return gw;
+  }
+
+  private idx(port: string): number {
+    const i = this.portIdx.get(port);
+    if (i === undefined) throw new Error(`no port ${port}`);
+    return i;
+  }
+
+  mac(port: string): string {
+    const info = this.native.portInfo(this.idx(port));
+    if (!info) throw new Error(`port ${port} not up`);
+    return info.mac;
+  }
+
+  inject(port: string, frames: Buffer[], queue = 0): void {
+    const n = this.native.ringInject(this.idx(port), queue, frames);
+    if (n !== frames.length) throw new Error(`ring port ${port}: accepted ${n} of ${frames.length} frames`);
+  }
+
+  /** Waits until n frames left `port` (or the timeout), returns all collected. */
+  async collect(port: string, n: number, timeoutMs = 3000, queue = 0): Promise<Buffer[]> {
+    const out: Buffer[] = [];
+    const end = Date.now() + timeoutMs;
+    while (out.length < n && Date.now() < end) {
+      out.push(...this.native.ringDrain(this.idx(port), queue));
+      if (out.length < n) await sleep(1);
+    }
+    return out;
+  }
+
+  /** Everything that leaves `port` within ms (to show that nothing does). */
+  async quiet(port: string, ms = 150, queue = 0): Promise<Buffer[]> {
+    await sleep(ms);
+    return this.native.ringDrain(this.idx(port), queue);
+  }
+
+  counters(): Counters {
+    return readStats(this.native).total;
+  }
+
+  stop(): void {
+    this.native.stop();
+  }
+}
