@@ -2,6 +2,7 @@
 // pulled periodically; a clean stop. Signals are wired by the CLI.
 import type { Config } from './config/schema';
 import { formatIPv4 } from './config/net';
+import { checkDevices } from './dpdk/devices';
 import { ealArgs } from './dpdk/eal';
 import type { Logger } from './log';
 import type { Native } from './native';
@@ -22,6 +23,8 @@ export class Gateway {
   start(): void {
     const built = buildPlan(this.cfg);
     const args = ealArgs(this.cfg, built.memoryNeededMb);
+    const bad = checkDevices(this.cfg);
+    if (bad.length) throw new Error(bad.join('; '));
     this.log.debug({ eal: args }, 'EAL arguments');
     this.native.ealInit(args);
     this.native.start(built.start, built.plan);
