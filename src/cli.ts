@@ -60,6 +60,7 @@ function start(file: string | undefined): void {
   } catch (e) {
     log.fatal({ err: (e as Error).message }, 'gateway failed to start');
     gw.stop();
+    gw.release();
     process.exit(1);
   }
   let stopping = false;
@@ -68,6 +69,7 @@ function start(file: string | undefined): void {
     stopping = true;
     log.info({ signal }, 'stopping');
     const stats = gw.stop();
+    gw.release();
     log.info({ stats: { total: nonZero(stats.total), workers: stats.workers.map(nonZero), control: nonZero(stats.control) } }, 'gateway stopped');
     process.exit(0);
   };

@@ -80,4 +80,9 @@ export class Gateway {
     this.running = false;
     return this.stats();
   }
+
+  /** Release EAL (hugepage files included); the process must exit afterwards. */
+  release(): void {
+    this.native.ealCleanup();
+  }
 }

@@ -54,6 +54,8 @@ export interface NativeNeighbour {
 
 export interface Native {
   ealInit(args: string[]): void;
+  /** After stop(), before exit: releases EAL memory and hugepage files. */
+  ealCleanup(): void;
   start(cfg: NativeStartConfig, plan: NativePlan): void;
   stop(): void;
   counterNames(): string[];
@@ -93,6 +95,9 @@ export class MockNative implements Native {
   ealInit(args: string[]): void {
     if (this.eal) throw new Error('EAL is already initialised in this process');
     this.eal = args;
+  }
+  ealCleanup(): void {
+    this.eal = null;
   }
   start(cfg: NativeStartConfig, plan: NativePlan): void {
     if (this.cfg) throw new Error('data plane already running');

@@ -8,6 +8,7 @@
 static Napi::Object Init(Napi::Env env, Napi::Object exports)
 {
 	exports.Set("ealInit", Napi::Function::New(env, EalInit));
+	exports.Set("ealCleanup", Napi::Function::New(env, EalCleanup));
 	exports.Set("start", Napi::Function::New(env, Start));
 	exports.Set("stop", Napi::Function::New(env, Stop));
 	exports.Set("counterNames", Napi::Function::New(env, CounterNames));

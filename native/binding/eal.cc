@@ -31,3 +31,13 @@ Napi::Value EalInit(const Napi::CallbackInfo &info)
 	eal_done = true;
 	return env.Undefined();
 }
+
+// Releases EAL memory (hugepage files included). The process exits after it:
+// EAL cannot be initialised twice.
+Napi::Value EalCleanup(const Napi::CallbackInfo &info)
+{
+	if (eal_done)
+		rte_eal_cleanup();
+	eal_done = false;
+	return info.Env().Undefined();
+}

@@ -2,3 +2,4 @@
 #include <napi.h>
 
 Napi::Value EalInit(const Napi::CallbackInfo &info);
+Napi::Value EalCleanup(const Napi::CallbackInfo &info);
