@@ -5,6 +5,7 @@
 
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
+#include <rte_bus_vdev.h>
 
 #include "dp.h"
 
@@ -34,10 +35,6 @@ static int ring_port_create(unsigned pi, char *err, size_t errlen)
 	if (id < 0)
 		FAIL("port %s: cannot create ring port '%s': %s", pc->name, pc->device, rte_strerror(rte_errno));
 	p->port_id = (uint16_t)id;
-	/* The ring PMD has an all-zero MAC: give it a stable, locally
-	 * administered one (02:66:6e = "fn") so frames look like a NIC's. */
-	struct rte_ether_addr mac = {{0x02, 0x66, 0x6e, 0x00, 0x00, (uint8_t)pi}};
-	rte_eth_dev_default_mac_addr_set(p->port_id, &mac);
 	return 0;
 }
 
@@ -88,7 +85,14 @@ static int port_setup(unsigned pi, char *err, size_t errlen)
 	if ((rc = rte_eth_dev_start(p->port_id)) != 0)
 		FAIL("port %s: start failed: %s", pc->name, rte_strerror(-rc));
 	p->up = 1;
-	rte_eth_macaddr_get(p->port_id, &p->mac);
+	if (pc->is_ring) {
+		/* The ring PMD has an all-zero MAC it cannot change: use a stable,
+		 * locally administered one (02:66:6e = "fn"); nothing filters on it. */
+		struct rte_ether_addr mac = {{0x02, 0x66, 0x6e, 0x00, 0x00, (uint8_t)pi}};
+		p->mac = mac;
+	} else {
+		rte_eth_macaddr_get(p->port_id, &p->mac);
+	}
 	fn_dp.port_idx_of[p->port_id] = (uint8_t)pi;
 	return 0;
 }
@@ -115,6 +119,13 @@ void fn_ports_stop(void)
 			rte_eth_dev_stop(p->port_id);
 			rte_eth_dev_close(p->port_id);
 			p->up = 0;
+		}
+		if (fn_dp.cfg.ports[pi].is_ring && p->rx[0]) {
+			/* rte_eth_from_rings registered a vdev "net_ring_<name>": release
+			 * the name so the same ring port can be created again. */
+			char vname[RTE_DEV_NAME_MAX_LEN];
+			snprintf(vname, sizeof(vname), "net_ring_%s", fn_dp.cfg.ports[pi].device);
+			rte_vdev_uninit(vname);
 		}
 		for (unsigned q = 0; q < fn_dp.cfg.n_workers; q++) {
 			struct rte_mbuf *m;
