@@ -3,7 +3,7 @@
 import type { Config } from './config/schema';
 import { formatIPv4 } from './config/net';
 import { checkDevices } from './dpdk/devices';
-import { ealArgs } from './dpdk/eal';
+import { ealArgs, filePrefix, removeRuntimeDir } from './dpdk/eal';
 import type { Logger } from './log';
 import type { Native } from './native';
 import { buildPlan } from './plan/build';
@@ -84,5 +84,6 @@ export class Gateway {
   /** Release EAL (hugepage files included); the process must exit afterwards. */
   release(): void {
     this.native.ealCleanup();
+    removeRuntimeDir(filePrefix(this.cfg));
   }
 }

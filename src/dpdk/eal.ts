@@ -1,5 +1,6 @@
 // EAL arguments from the config, validated here so EAL never gets arguments
 // it would answer with its usage text.
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { Config } from '../config/schema';
 import { parseDevice } from '../config/schema';
@@ -11,6 +12,24 @@ export interface EalOptions {
   cpus?: number;
   /** Used when dpdk.file_prefix is null. */
   defaultPrefix?: string;
+}
+
+export function filePrefix(cfg: Config, opts: EalOptions = {}): string {
+  return cfg.dpdk.file_prefix ?? opts.defaultPrefix ?? `fullnat-${process.pid}`;
+}
+
+/**
+ * EAL keeps a runtime directory per file prefix even with --no-shconf, and
+ * rte_eal_cleanup leaves it: remove it once EAL is gone (only if empty, so
+ * another process's files are never touched).
+ */
+export function removeRuntimeDir(prefix: string): void {
+  const base = process.getuid?.() === 0 ? '/var/run/dpdk' : `${process.env.XDG_RUNTIME_DIR ?? '/tmp'}/dpdk`;
+  try {
+    fs.rmdirSync(`${base}/${prefix}`);
+  } catch {
+    // not there, or not empty: leave it
+  }
 }
 
 export function ealArgs(cfg: Config, memoryNeededMb: number, opts: EalOptions = {}): string[] {
@@ -31,7 +50,7 @@ export function ealArgs(cfg: Config, memoryNeededMb: number, opts: EalOptions = 
     );
   }
   const args = ['-l', lcores.join(','), '--main-lcore', String(d.lcores.main), '-m', String(d.memory_mb)];
-  args.push('--file-prefix', d.file_prefix ?? opts.defaultPrefix ?? `fullnat-${process.pid}`);
+  args.push('--file-prefix', filePrefix(cfg, opts));
   if (!d.hugepages) args.push('--no-huge', '--no-shconf');
   let pci = 0;
   for (const p of cfg.ports) {
@@ -44,6 +63,7 @@ export function ealArgs(cfg: Config, memoryNeededMb: number, opts: EalOptions = 
     }
   }
   if (pci === 0) args.push('--no-pci');
-  args.push('--log-level', 'lib.eal:warning', ...d.extra_args);
+  // Telemetry would open a socket per process under the runtime directory.
+  args.push('--no-telemetry', '--log-level', 'lib.eal:warning', ...d.extra_args);
   return args;
 }

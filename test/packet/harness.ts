@@ -2,7 +2,7 @@
 // real data plane, fed and drained through the rings of net_ring ports.
 import { parseConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
-import { ealArgs } from '../../src/dpdk/eal';
+import { ealArgs, removeRuntimeDir } from '../../src/dpdk/eal';
 import { loadNative, type Native } from '../../src/native';
 import { buildPlan } from '../../src/plan/build';
 import { readStats, type Counters } from '../../src/stats';
@@ -28,8 +28,15 @@ export class RingGateway {
     const gw = new RingGateway(cfg);
     const built = buildPlan(cfg);
     if (!ealDone) {
-      gw.native.ealInit(ealArgs(cfg, built.memoryNeededMb, { defaultPrefix: `fntest${process.pid}` }));
+      const prefix = `fntest${process.pid}`;
+      gw.native.ealInit(ealArgs(cfg, built.memoryNeededMb, { defaultPrefix: prefix }));
       ealDone = true;
+      // Leave nothing behind: stop whatever still runs, release EAL, remove its runtime dir.
+      process.on('exit', () => {
+        gw.native.stop();
+        gw.native.ealCleanup();
+        removeRuntimeDir(prefix);
+      });
     }
     gw.native.start(built.start, built.plan);
     return gw;
