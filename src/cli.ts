@@ -9,13 +9,16 @@ import { Gateway } from './gateway';
 import { createLogger } from './log';
 import { loadNative } from './native';
 import { buildPlan, PlanError } from './plan/build';
-import { nonZero } from './stats';
+import { nonZero, type StatsSnapshot } from './stats';
+import { ControlServer, request } from './control/server';
+import { statsTable, type PortSteering } from './control/stats-table';
 
 const USAGE = `usage: fullnat <command> [options]
 
 commands:
   start -c FILE     run the gateway in the foreground (SIGTERM/SIGINT stop it)
   check -c FILE     validate a config file without starting anything
+  stats -c FILE     counters of the running gateway, per worker (--json: raw)
   demo [-n N]       build namespaces, start the gateway and real servers,
                     send N requests (default 30) through the VIP, show the result
 `;
@@ -51,14 +54,29 @@ function check(file: string | undefined): void {
   }
 }
 
-function start(file: string | undefined): void {
+async function stats(file: string | undefined, json: boolean): Promise<void> {
+  const cfg = configFrom({ config: file });
+  try {
+    const s = (await request(cfg.control.socket, '/stats')) as StatsSnapshot & { ports: PortSteering[] };
+    process.stdout.write(json ? JSON.stringify(s, null, 2) + '\n' : statsTable(s, s.ports));
+  } catch (e) {
+    fail((e as Error).message);
+  }
+}
+
+async function start(file: string | undefined): Promise<void> {
   const cfg = configFrom({ config: file });
   const log = createLogger(cfg.log.level);
   const gw = new Gateway(cfg, loadNative(), log);
+  const control = new ControlServer(cfg.control.socket, {
+    '/stats': () => ({ ...gw.stats(), ports: gw.ports() }),
+  });
   try {
+    await control.listen();
     gw.start();
   } catch (e) {
     log.fatal({ err: (e as Error).message }, 'gateway failed to start');
+    control.close();
     gw.stop();
     gw.release();
     process.exit(1);
@@ -68,6 +86,7 @@ function start(file: string | undefined): void {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
+    control.close();
     const stats = gw.stop();
     gw.release();
     log.info({ stats: { total: nonZero(stats.total), workers: stats.workers.map(nonZero), control: nonZero(stats.control) } }, 'gateway stopped');
@@ -88,6 +107,7 @@ async function main(): Promise<void> {
     options: {
       config: { type: 'string', short: 'c' },
       requests: { type: 'string', short: 'n' },
+      json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: false,
@@ -101,6 +121,8 @@ async function main(): Promise<void> {
       return check(values.config);
     case 'start':
       return start(values.config);
+    case 'stats':
+      return stats(values.config, values.json === true);
     case 'demo': {
       const { runDemo } = await import('./demo/run');
       process.exitCode = await runDemo({ requests: values.requests ? Number(values.requests) : undefined, config: values.config });

@@ -5,7 +5,7 @@ import { formatIPv4 } from './config/net';
 import { checkDevices } from './dpdk/devices';
 import { ealArgs, filePrefix, removeRuntimeDir } from './dpdk/eal';
 import type { Logger } from './log';
-import type { Native } from './native';
+import type { Native, NativePortInfo } from './native';
 import { buildPlan } from './plan/build';
 import { nonZero, readStats, type StatsSnapshot } from './stats';
 
@@ -51,6 +51,11 @@ export class Gateway {
 
   stats(): StatsSnapshot {
     return readStats(this.native);
+  }
+
+  /** Ports as running: driver, MAC, link and the reply steering in effect. */
+  ports(): ({ name: string } & Partial<NativePortInfo>)[] {
+    return this.cfg.ports.map((p, i) => ({ name: p.name, ...(this.native.portInfo(i) ?? {}) }));
   }
 
   /** Log each next hop once it resolves, so an operator sees when forwarding can start. */

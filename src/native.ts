@@ -9,6 +9,8 @@ export interface NativePort {
   device: string; // ethdev name (vdev name or PCI address) or ring name
   ring: boolean;
   addresses: { ip: number; prefix: number }[];
+  /** Reply steering requested for this port. */
+  steering: 'auto' | 'flow' | 'redirect';
 }
 
 /** What cannot change while running (EAL, ports, memory). */
@@ -33,7 +35,7 @@ export interface NativePlan {
   lips: { ip: number; portIdx: number; lo: number; hi: number }[];
   pools: { first: number; count: number }[];
   poolLips: Uint32Array; // indices into lips
-  locals: { ip: number; arpPorts: number }[]; // arpPorts: bit per port index
+  locals: { ip: number; arpPorts: number; lip: boolean }[]; // arpPorts: bit per port index
   timeouts: number[]; // seconds, TIMEOUT_ORDER
 }
 
@@ -43,6 +45,9 @@ export interface NativePortInfo {
   driver: string;
   linkUp: boolean;
   linkSpeedMbps: number;
+  /** Reply steering in effect: flow rules, software redirect, or none needed. */
+  steering: 'flow' | 'redirect' | 'none';
+  steeringReason: string;
 }
 
 export interface NativeNeighbour {
@@ -116,7 +121,15 @@ export class MockNative implements Native {
   }
   portInfo(portIdx: number): NativePortInfo | null {
     if (!this.cfg || portIdx >= this.cfg.ports.length) return null;
-    return { portId: portIdx, mac: `02:00:00:00:00:0${portIdx}`, driver: 'mock', linkUp: true, linkSpeedMbps: 10000 };
+    return {
+      portId: portIdx,
+      mac: `02:00:00:00:00:0${portIdx}`,
+      driver: 'mock',
+      linkUp: true,
+      linkSpeedMbps: 10000,
+      steering: this.cfg.workerLcores.length > 1 ? 'redirect' : 'none',
+      steeringReason: 'mock',
+    };
   }
   neighbours(): NativeNeighbour[] {
     return [];

@@ -71,6 +71,9 @@ Napi::Value PortInfo(const Napi::CallbackInfo &info)
 	o.Set("driver", pi.driver);
 	o.Set("linkUp", pi.link_up != 0);
 	o.Set("linkSpeedMbps", pi.link_speed_mbps);
+	static const char *modes[] = {"auto", "flow", "redirect", "none"};
+	o.Set("steering", modes[pi.steering < 4 ? pi.steering : 0]);
+	o.Set("steeringReason", pi.steering_why);
 	return o;
 }
 

@@ -73,6 +73,15 @@ void CfgFromJs(const Napi::Object &o, fn_dp_cfg *c)
 		Str(p, "name", pc->name, sizeof(pc->name));
 		Str(p, "device", pc->device, sizeof(pc->device));
 		pc->is_ring = p.Get("ring").ToBoolean().Value();
+		std::string steer = p.Get("steering").IsString() ? p.Get("steering").As<Napi::String>().Utf8Value() : "auto";
+		if (steer == "auto")
+			pc->steering = FN_STEER_AUTO;
+		else if (steer == "flow")
+			pc->steering = FN_STEER_FLOW;
+		else if (steer == "redirect")
+			pc->steering = FN_STEER_REDIRECT;
+		else
+			Bad(o.Env(), "steering must be auto, flow or redirect");
 		Napi::Array addrs = Arr(p, "addresses");
 		if (addrs.Length() > FN_MAX_PORT_ADDRS)
 			Bad(o.Env(), "too many addresses on a port");
@@ -152,6 +161,7 @@ fn_plan *PlanFromJs(const Napi::Object &o)
 			Napi::Object l = At(locals, i);
 			p->locals[i].ip = htonl(U32(l, "ip"));
 			p->locals[i].arp_ports = U32(l, "arpPorts");
+			p->locals[i].flags = l.Get("lip").ToBoolean().Value() ? FN_LOCAL_LIP : 0;
 		}
 		for (uint32_t i = 0; i < FN_NTIMEOUTS; i++) {
 			Napi::Value v = timeouts.Get(i);

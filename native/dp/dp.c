@@ -36,8 +36,11 @@ static void workers_free(void)
 			rte_pktmbuf_free(m);
 		while (w->from_ctl && rte_ring_dequeue(w->from_ctl, (void **)&m) == 0)
 			rte_pktmbuf_free(m);
+		while (w->redirect && rte_ring_dequeue(w->redirect, (void **)&m) == 0)
+			rte_pktmbuf_free(m);
 		rte_ring_free(w->to_ctl);
 		rte_ring_free(w->from_ctl);
+		rte_ring_free(w->redirect);
 		fn_sess_fini(&w->sess);
 		fn_lports_fini(&w->lports);
 	}
@@ -76,7 +79,9 @@ static int workers_init(char *err, size_t errlen)
 		w->to_ctl = rte_ring_create(name, 1024, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
 		snprintf(name, sizeof(name), "fn_fromctl%u", i);
 		w->from_ctl = rte_ring_create(name, 1024, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
-		if (!w->to_ctl || !w->from_ctl) {
+		snprintf(name, sizeof(name), "fn_redirect%u", i);
+		w->redirect = rte_ring_create(name, 4096, socket, RING_F_SC_DEQ);
+		if (!w->to_ctl || !w->from_ctl || !w->redirect) {
 			snprintf(err, errlen, "cannot create control rings: %s", rte_strerror(rte_errno));
 			return -1;
 		}
@@ -181,6 +186,8 @@ int fn_dp_port_info(unsigned pi, struct fn_port_info *out)
 	struct rte_eth_link link;
 	memset(out, 0, sizeof(*out));
 	out->port_id = fn_dp.ports[pi].port_id;
+	out->steering = fn_dp.ports[pi].steering;
+	snprintf(out->steering_why, sizeof(out->steering_why), "%s", fn_dp.ports[pi].steering_why);
 	memcpy(out->mac, fn_dp.ports[pi].mac.addr_bytes, 6);
 	if (rte_eth_dev_info_get(out->port_id, &info) == 0)
 		snprintf(out->driver, sizeof(out->driver), "%s", info.driver_name);

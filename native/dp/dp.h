@@ -20,6 +20,10 @@ struct fn_port_rt {
 	uint16_t port_id;                /* main: w at start; all: r */
 	struct rte_ether_addr mac;       /* main: w at start; all: r */
 	int up;                          /* main only: started, must be stopped */
+	uint8_t steering;                /* main: w at start; mode in effect */
+	char steering_why[160];
+	struct rte_flow **flows;         /* main only: reply-steering rules */
+	unsigned n_flows;
 	struct rte_ring *rx[FN_MAX_WORKERS], *tx[FN_MAX_WORKERS]; /* ring ports only */
 };
 
@@ -29,6 +33,7 @@ struct fn_worker {
 	struct fn_lports lports;         /* worker only */
 	struct rte_ring *to_ctl;         /* SP worker -> SC ctl: ARP, ICMP for us */
 	struct rte_ring *from_ctl;       /* SP ctl -> SC worker: frames to transmit */
+	struct rte_ring *redirect;       /* MP other workers -> SC this worker: replies it owns */
 	struct fn_counters *ctr;         /* worker: w; main: r (relaxed) */
 	struct {
 		uint16_t n;

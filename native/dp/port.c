@@ -8,6 +8,7 @@
 #include <rte_bus_vdev.h>
 
 #include "dp.h"
+#include "steer.h"
 
 #define RING_PORT_SIZE 8192
 
@@ -106,7 +107,7 @@ int fn_ports_start(char *err, size_t errlen)
 		     fn_dp.cfg.mbufs, (unsigned)(((uint64_t)fn_dp.cfg.mbufs * 2432) >> 20),
 		     rte_strerror(rte_errno));
 	for (unsigned pi = 0; pi < fn_dp.cfg.n_ports; pi++)
-		if (port_setup(pi, err, errlen))
+		if (port_setup(pi, err, errlen) || fn_steer_port(pi, err, errlen))
 			return -1;
 	return 0;
 }
@@ -116,6 +117,7 @@ void fn_ports_stop(void)
 	for (unsigned pi = 0; pi < fn_dp.cfg.n_ports; pi++) {
 		struct fn_port_rt *p = &fn_dp.ports[pi];
 		if (p->up) {
+			fn_steer_port_release(pi);
 			rte_eth_dev_stop(p->port_id);
 			rte_eth_dev_close(p->port_id);
 			p->up = 0;

@@ -44,6 +44,16 @@ static inline void to_ctl(struct fn_worker *w, struct rte_mbuf *m)
 	FN_COUNT(w->ctr, to_control);
 }
 
+static inline void redirect(struct fn_worker *w, unsigned owner, struct rte_mbuf *m)
+{
+	if (unlikely(rte_ring_mp_enqueue(fn_dp.workers[owner].redirect, m) != 0)) {
+		FN_COUNT(w->ctr, drop_redirect_full);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	FN_COUNT(w->ctr, redirected);
+}
+
 #define DROP(w, m, reason)                   \
 	do {                                 \
 		FN_COUNT((w)->ctr, reason);  \
@@ -177,6 +187,18 @@ static void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, struct 
 			s = NULL;
 		}
 	}
+	if (s == NULL && fn_dp.cfg.n_workers > 1) {
+		/* Not ours: a reply to a LIP:lport another worker handed out (the
+		 * port's RSS or fanout cannot know). Its owner is in the port. */
+		const struct fn_local *l = fn_plan_local(plan, ip->dst_addr);
+		if (l && (l->flags & FN_LOCAL_LIP)) {
+			unsigned owner = fn_lport_owner(rte_be_to_cpu_16(p->dport), fn_dp.cfg.n_workers);
+			if (owner != w->idx) {
+				redirect(w, owner, m);
+				return;
+			}
+		}
+	}
 	if (unlikely(ip->time_to_live <= 1))
 		DROP(w, m, drop_ttl);
 	if (s == NULL) {
@@ -285,6 +307,11 @@ int fn_worker_main(void *arg)
 				handle(w, plan, pkts[i], pi, now);
 			}
 		}
+		/* Replies other workers received for sessions this worker owns. */
+		unsigned nr = rte_ring_sc_dequeue_burst(w->redirect, (void **)pkts, FN_BURST, NULL);
+		for (unsigned i = 0; i < nr; i++)
+			handle(w, plan, pkts[i], fn_dp.port_idx_of[pkts[i]->port], now);
+		got += nr;
 		/* Frames the control thread built (ARP, ICMP), port index in m->port. */
 		unsigned nc = rte_ring_sc_dequeue_burst(w->from_ctl, (void **)pkts, FN_BURST, NULL);
 		for (unsigned i = 0; i < nc; i++)

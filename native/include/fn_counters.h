@@ -34,7 +34,9 @@
 	X(drop_no_real_server)    /* service has no usable real server */    \
 	X(drop_neigh_unresolved)  /* real server's MAC not yet known */      \
 	X(drop_control_full)      /* control ring full */                    \
-	X(drop_unsupported)       /* other protocols, ARP not for us, ... */
+	X(drop_unsupported)       /* other protocols, ARP not for us, ... */ \
+	X(redirected)             /* replies handed to the owning worker */  \
+	X(drop_redirect_full)     /* owner's redirect ring full */
 
 enum fn_counter {
 #define FN_X_ENUM(n) FN_C_##n,

@@ -13,8 +13,16 @@
 #define FN_MAX_WORKERS 64
 #define FN_MAX_PORT_ADDRS 16
 
+enum fn_steering {
+	FN_STEER_AUTO = 0,    /* flow rules if the port validates them, else redirect */
+	FN_STEER_FLOW,        /* flow rules or fail */
+	FN_STEER_REDIRECT,    /* software redirect over rings */
+	FN_STEER_NONE,        /* chosen when there is one worker: nothing to steer */
+};
+
 struct fn_port_cfg {
 	char name[32];
+	uint8_t steering;  /* enum fn_steering: requested */
 	char device[256];  /* ethdev name (vdev name or PCI address), or ring name */
 	int is_ring;       /* 1: in-process ring port created by us (tests, bench) */
 	uint32_t n_addrs;
@@ -35,6 +43,8 @@ struct fn_dp_cfg {
 
 struct fn_port_info {
 	uint16_t port_id;
+	uint8_t steering;       /* enum fn_steering: in effect */
+	char steering_why[160]; /* why that mode (fallback reason) */
 	uint8_t mac[6];
 	char driver[64];
 	uint32_t link_up, link_speed_mbps;

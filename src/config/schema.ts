@@ -118,9 +118,18 @@ const lcoresSchema = z
   .object({
     main: int(0),
     workers: z.array(int(0)).min(1),
+    // Optional lcore -> CPU placement (EAL --lcores), e.g. to run several
+    // workers on fewer CPUs in tests. Without it lcore N runs on CPU N.
+    cpus: z.record(z.string(), int(0)).nullable().default(null),
   })
   .strict()
   .superRefine((l, ctx) => {
+    const all = new Set([l.main, ...l.workers]);
+    for (const k of Object.keys(l.cpus ?? {})) {
+      if (!/^\d+$/.test(k) || !all.has(Number(k))) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['cpus', k], message: `expected the main or a worker lcore as key, got ${describeValue(k)}` });
+      }
+    }
     const seen = new Set<number>();
     l.workers.forEach((w, i) => {
       if (w === l.main) {
@@ -151,6 +160,9 @@ const portSchema = z
     name: pattern(PORT_NAME, 'a port name matching [a-z][a-z0-9_-]{0,15}'),
     device,
     addresses: z.array(hostCidr).default(() => []),
+    // How replies reach the worker owning their session (multi-worker only):
+    // flow rules if the port accepts them, else software redirect.
+    steering: z.enum(['auto', 'flow', 'redirect']).default('auto'),
   })
   .strict();
 
@@ -243,6 +255,10 @@ export const configSchema = z
     sessions: sessionsSchema.default({}),
     services: z.array(serviceSchema).default(() => []),
     stats: z.object({ interval_s: int(0, 3600).default(10) }).strict().default({}),
+    control: z
+      .object({ socket: pattern(/^\/.{1,100}$/, 'an absolute path for a unix socket').default('/run/fullnat/fullnat.sock') })
+      .strict()
+      .default({}),
     log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') }).strict().default({}),
   })
   .strict();

@@ -187,6 +187,11 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
     const counters = nonZeroCounters(stopped.stats);
     if (!stopped.stats) out('  no "gateway stopped" stats line in its output');
     for (const [k, v] of counters) out(`  ${pad(k, 28)} ${v}`);
+    const workers = (stopped.stats?.workers ?? []) as Record<string, number>[];
+    if (workers.length > 1) {
+      out('  per worker: sessions created / replies handed over to the owning worker:');
+      workers.forEach((w, i) => out(`    worker${i}  ${w.sessions_created ?? 0} / ${w.redirected ?? 0}`));
+    }
 
     const allServers = servers.every((s) => (perServer.get(s) ?? 0) > 0);
     const ok = failures === 0 && allServers && foreign.length === 0 && sources.size > 0 && vipMismatch === 0;

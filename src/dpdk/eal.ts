@@ -32,24 +32,37 @@ export function removeRuntimeDir(prefix: string): void {
   }
 }
 
+/**
+ * Every worker needs its own queue pair on every port. af_packet and af_xdp
+ * default to one; when the device string does not say, ask for one per worker.
+ */
+export function withQueues(device: string, workers: number): string {
+  if (workers <= 1) return device;
+  if (/^net_af_packet/.test(device) && !/,qpairs=/.test(device)) return `${device},qpairs=${workers}`;
+  if (/^net_af_xdp/.test(device) && !/,queue_count=/.test(device)) return `${device},queue_count=${workers}`;
+  return device;
+}
+
 export function ealArgs(cfg: Config, memoryNeededMb: number, opts: EalOptions = {}): string[] {
   const d = cfg.dpdk;
   const cpus = opts.cpus ?? os.cpus().length;
   const lcores = [d.lcores.main, ...d.lcores.workers];
-  const missing = lcores.filter((l) => l >= cpus);
-  if (missing.length) {
-    throw new EalError(
-      `dpdk.lcores: lcore ${missing.join(', ')} does not exist on this machine (CPUs 0-${cpus - 1}); ` +
-        `choose main and workers among them`,
-    );
-  }
   if (memoryNeededMb > d.memory_mb) {
     throw new EalError(
       `dpdk.memory_mb: ${d.memory_mb} MiB is too little: the mbuf pool and ${cfg.sessions.max} sessions need about ` +
         `${memoryNeededMb} MiB; raise dpdk.memory_mb or lower sessions.max / dpdk.mbufs`,
     );
   }
-  const args = ['-l', lcores.join(','), '--main-lcore', String(d.lcores.main), '-m', String(d.memory_mb)];
+  const cpuOf = (l: number) => d.lcores.cpus?.[String(l)] ?? l;
+  const missing = lcores.map(cpuOf).filter((c) => c >= cpus);
+  if (missing.length) {
+    throw new EalError(
+      `dpdk.lcores: CPU ${[...new Set(missing)].join(', ')} does not exist on this machine (CPUs 0-${cpus - 1}); ` +
+        `choose lcores among them or place lcores on CPUs with dpdk.lcores.cpus`,
+    );
+  }
+  const placement = d.lcores.cpus ? ['--lcores', lcores.map((l) => `${l}@${cpuOf(l)}`).join(',')] : ['-l', lcores.join(',')];
+  const args = [...placement, '--main-lcore', String(d.lcores.main), '-m', String(d.memory_mb)];
   args.push('--file-prefix', filePrefix(cfg, opts));
   if (!d.hugepages) args.push('--no-huge', '--no-shconf');
   let pci = 0;
@@ -59,7 +72,7 @@ export function ealArgs(cfg: Config, memoryNeededMb: number, opts: EalOptions = 
       args.push('-a', dev.id);
       pci++;
     } else if (dev?.kind === 'vdev') {
-      args.push('--vdev', p.device);
+      args.push('--vdev', withQueues(p.device, d.lcores.workers.length));
     }
   }
   if (pci === 0) args.push('--no-pci');

@@ -63,6 +63,7 @@ export function buildPlan(cfg: Config): BuiltPlan {
         name: p.name,
         device: d.name,
         ring: d.ring,
+        steering: p.steering,
         addresses: p.addresses.map((a) => {
           const c = parseCidr(a);
           return { ip: c.addr, prefix: c.prefixLen };
@@ -133,6 +134,7 @@ export function buildPlan(cfg: Config): BuiltPlan {
     });
   }
   lips.forEach((l) => own(l.ip, l.portIdx));
+  const lipSet = new Set(lips.map((l) => l.ip));
 
   const plan: NativePlan = {
     services,
@@ -141,7 +143,7 @@ export function buildPlan(cfg: Config): BuiltPlan {
     lips,
     pools,
     poolLips: Uint32Array.from(poolLips),
-    locals: [...arp].map(([ip, arpPorts]) => ({ ip, arpPorts })),
+    locals: [...arp].map(([ip, arpPorts]) => ({ ip, arpPorts, lip: lipSet.has(ip) })),
     timeouts: TIMEOUT_ORDER.map((k) => cfg.sessions.timeouts[k]),
   };
 

@@ -34,7 +34,7 @@ describe('config: good files', () => {
   test('a full config loads with the values written', () => {
     const c = loadConfig(fixture('full.yaml'));
     assert.deepEqual(c.dpdk, {
-      lcores: { main: 0, workers: [1, 2] },
+      lcores: { main: 0, workers: [1, 2], cpus: null },
       memory_mb: 1024,
       hugepages: true,
       file_prefix: 'fullnat-test',
@@ -82,7 +82,7 @@ describe('config: good files', () => {
     const c = loadConfig(fixture('minimal.yaml'));
     assert.deepEqual(c, {
       dpdk: {
-        lcores: { main: 0, workers: [1] },
+        lcores: { main: 0, workers: [1], cpus: null },
         memory_mb: 512,
         hugepages: false,
         file_prefix: null,
@@ -92,7 +92,7 @@ describe('config: good files', () => {
         idle_sleep_us: 0,
         extra_args: [],
       },
-      ports: [{ name: 'wan', device: 'ring:r0', addresses: [] }],
+      ports: [{ name: 'wan', device: 'ring:r0', addresses: [], steering: 'auto' }],
       routes: [],
       local_addresses: {},
       sessions: {
@@ -101,6 +101,7 @@ describe('config: good files', () => {
       },
       services: [],
       stats: { interval_s: 10 },
+      control: { socket: '/run/fullnat/fullnat.sock' },
       log: { level: 'info' },
     });
   });
@@ -181,7 +182,7 @@ describe('config: schema errors', () => {
           line: 4,
           col: 37,
           path: 'ports[0].mtu',
-          message: 'expected one of name, device, addresses, got unknown key "mtu"',
+          message: 'expected one of name, device, addresses, steering, got unknown key "mtu"',
         },
       ]);
     }

@@ -85,6 +85,21 @@ test('EAL arguments: lcores, no-huge, allow-list and vdevs; clear errors before 
   assert.match(joined, /-a 0000:03:00\.0/);
   assert.match(joined, /--vdev net_af_packet0,iface=gw0/);
   assert.ok(!args.includes('--no-pci'));
-  assert.throws(() => ealArgs(cfg, 100, { cpus: 1 }), (e: Error) => e instanceof EalError && /lcore 1 does not exist/.test(e.message));
+  assert.throws(() => ealArgs(cfg, 100, { cpus: 1 }), (e: Error) => e instanceof EalError && /CPU 1 does not exist/.test(e.message));
   assert.throws(() => ealArgs(cfg, 4096, { cpus: 2 }), /memory_mb: 512 MiB is too little.*4096 MiB/);
+});
+
+test('several workers: lcores placed on CPUs, af_packet gets a queue pair per worker', () => {
+  const cfg = parseConfig(
+    BASE.replace('workers: [1] }', 'workers: [1, 2, 3], cpus: { 2: 1, 3: 1 } }').replace('"0000:03:00.0"', '"net_af_packet1,iface=gw1,qpairs=4"'),
+    'multi.yaml',
+  );
+  const joined = ealArgs(cfg, 100, { cpus: 2 }).join(' ');
+  assert.match(joined, /--lcores 0@0,1@1,2@1,3@1 --main-lcore 0/);
+  assert.match(joined, /--vdev net_af_packet0,iface=gw0,qpairs=3 /);
+  assert.match(joined, /--vdev net_af_packet1,iface=gw1,qpairs=4 /); // the user's own count stays
+  assert.throws(
+    () => parseConfig(BASE.replace('workers: [1] }', 'workers: [1], cpus: { 5: 1 } }'), 'bad.yaml'),
+    /bad\.yaml:2:\d+: dpdk\.lcores\.cpus\["5"\]: expected the main or a worker lcore as key/,
+  );
 });

@@ -1,0 +1,98 @@
+// The gateway's local control endpoint: HTTP over a unix socket (file
+// permissions decide who may ask). Read-only for now: /stats.
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import * as path from 'node:path';
+
+export type Handler = () => unknown;
+
+/** Is something answering on this unix socket? */
+function alive(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = net.connect(socket);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}
+
+export class ControlServer {
+  private server: http.Server | null = null;
+
+  constructor(
+    private readonly socket: string,
+    private readonly routes: Record<string, Handler>,
+  ) {}
+
+  async listen(): Promise<void> {
+    fs.mkdirSync(path.dirname(this.socket), { recursive: true, mode: 0o750 });
+    if (fs.existsSync(this.socket)) {
+      if (await alive(this.socket)) {
+        throw new Error(`control socket ${this.socket} is in use by another gateway; set control.socket to another path`);
+      }
+      fs.unlinkSync(this.socket); // left by a gateway that died
+    }
+    const server = http.createServer((req, res) => {
+      const route = this.routes[(req.url ?? '/').split('?')[0]!];
+      if (req.method !== 'GET' || !route) {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: `no such endpoint: ${req.method} ${req.url}`, endpoints: Object.keys(this.routes) }));
+        return;
+      }
+      try {
+        const body = JSON.stringify(route());
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(body);
+      } catch (e) {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: (e as Error).message }));
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.socket, () => resolve());
+    });
+    fs.chmodSync(this.socket, 0o660);
+    server.unref();
+    this.server = server;
+  }
+
+  close(): void {
+    this.server?.close();
+    this.server = null;
+    try {
+      fs.unlinkSync(this.socket);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** GET path from a gateway's control socket, parsed as JSON. */
+export function request(socket: string, urlPath: string, timeoutMs = 5000): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ socketPath: socket, path: urlPath, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => {
+        try {
+          const parsed = JSON.parse(body) as unknown;
+          if (res.statusCode !== 200) reject(new Error((parsed as { error?: string }).error ?? `HTTP ${res.statusCode}`));
+          else resolve(parsed);
+        } catch (e) {
+          reject(e as Error);
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${socket} within ${timeoutMs} ms`)));
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') {
+        reject(new Error(`no gateway is running on ${socket} (${e.code}); start one with fullnat start -c FILE`));
+      } else reject(e);
+    });
+  });
+}
