@@ -32,6 +32,9 @@ export class Gateway {
     this.cfg.ports.forEach((p, i) => {
       const info = this.native.portInfo(i);
       this.log.info({ port: p.name, device: p.device, ...info, addresses: p.addresses }, 'port up');
+      if (info?.spreading.startsWith('none:') && !info.spreading.includes('ring port')) {
+        this.log.warn({ port: p.name, spreading: info.spreading }, 'client flows cannot be spread over the workers on this port');
+      }
     });
     this.log.info(
       {

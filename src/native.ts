@@ -48,6 +48,8 @@ export interface NativePortInfo {
   /** Reply steering in effect: flow rules, software redirect, or none needed. */
   steering: 'flow' | 'redirect' | 'none';
   steeringReason: string;
+  /** How client flows are spread over workers on this port (rss, fanout, none: ...). */
+  spreading: string;
 }
 
 export interface NativeNeighbour {
@@ -129,6 +131,7 @@ export class MockNative implements Native {
       linkSpeedMbps: 10000,
       steering: this.cfg.workerLcores.length > 1 ? 'redirect' : 'none',
       steeringReason: 'mock',
+      spreading: 'mock',
     };
   }
   neighbours(): NativeNeighbour[] {

@@ -74,6 +74,7 @@ Napi::Value PortInfo(const Napi::CallbackInfo &info)
 	static const char *modes[] = {"auto", "flow", "redirect", "none"};
 	o.Set("steering", modes[pi.steering < 4 ? pi.steering : 0]);
 	o.Set("steeringReason", pi.steering_why);
+	o.Set("spreading", pi.spreading);
 	return o;
 }
 

@@ -22,6 +22,7 @@ struct fn_port_rt {
 	int up;                          /* main only: started, must be stopped */
 	uint8_t steering;                /* main: w at start; mode in effect */
 	char steering_why[160];
+	char spreading[96];              /* how client flows reach several workers */
 	struct rte_flow **flows;         /* main only: reply-steering rules */
 	unsigned n_flows;
 	struct rte_ring *rx[FN_MAX_WORKERS], *tx[FN_MAX_WORKERS]; /* ring ports only */

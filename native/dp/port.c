@@ -64,11 +64,22 @@ static int port_setup(unsigned pi, char *err, size_t errlen)
 
 	struct rte_eth_conf conf;
 	memset(&conf, 0, sizeof(conf));
-	if (nq > 1 && info.flow_type_rss_offloads) {
+	/* Client flows must reach the same worker every time: RSS where the
+	 * port hashes (the RETA then covers exactly our nq queues). */
+	if (nq == 1)
+		snprintf(p->spreading, sizeof(p->spreading), "none needed (one worker)");
+	else if (info.flow_type_rss_offloads) {
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf.rx_adv_conf.rss_conf.rss_hf =
 			(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
-	}
+		snprintf(p->spreading, sizeof(p->spreading), "rss over %u queues", nq);
+	} else if (strncmp(info.driver_name, "net_af_packet", 13) == 0)
+		snprintf(p->spreading, sizeof(p->spreading), "kernel packet fanout (flow hash) over %u queues", nq);
+	else if (pc->is_ring)
+		snprintf(p->spreading, sizeof(p->spreading), "none: ring port, the sender picks the queue");
+	else
+		snprintf(p->spreading, sizeof(p->spreading), "none: %s offers no RSS, clients all land on worker 0",
+			 info.driver_name);
 	if ((rc = rte_eth_dev_configure(p->port_id, nq, nq, &conf)) != 0)
 		FAIL("port %s: configure failed: %s", pc->name, rte_strerror(-rc));
 	uint16_t nrx = fn_dp.cfg.rx_desc, ntx = fn_dp.cfg.tx_desc;

@@ -45,6 +45,7 @@ struct fn_port_info {
 	uint16_t port_id;
 	uint8_t steering;       /* enum fn_steering: in effect */
 	char steering_why[160]; /* why that mode (fallback reason) */
+	char spreading[96];     /* client-side spreading over workers: rss, fanout, none */
 	uint8_t mac[6];
 	char driver[64];
 	uint32_t link_up, link_speed_mbps;
