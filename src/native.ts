@@ -37,6 +37,22 @@ export interface NativePlan {
   poolLips: Uint32Array; // indices into lips
   locals: { ip: number; arpPorts: number; lip: boolean }[]; // arpPorts: bit per port index
   timeouts: number[]; // seconds, TIMEOUT_ORDER
+  /** Real-server ids whose sessions end (TCP: RST to the sender) at their next packet. */
+  resetRealServers?: number[];
+}
+
+/** One session as `fullnat sessions` shows it. */
+export interface NativeSession {
+  proto: 'tcp' | 'udp';
+  client: string; // ip:port
+  vip: string;
+  local: string; // LIP:lport
+  server: string;
+  state: string;
+  worker: number;
+  serviceId: number;
+  realServerId: number;
+  expiresMs: number;
 }
 
 export interface NativePortInfo {
@@ -70,6 +86,12 @@ export interface Native {
   readCounters(): Float64Array;
   portInfo(portIdx: number): NativePortInfo | null;
   neighbours(): NativeNeighbour[];
+  /** Publish a new plan; returns once no worker can still see the old one. */
+  apply(plan: NativePlan): void;
+  /** Active and created sessions per real-server id [0, n), summed over workers. */
+  readRealServers(n: number): { active: Float64Array; created: Float64Array };
+  /** Up to max sessions matching the filter (host-order addresses; absent = any). */
+  sessions(filter: { vip?: number; rip?: number; cip?: number }, max: number): NativeSession[];
   ringInject(portIdx: number, queue: number, frames: Buffer[]): number;
   ringDrain(portIdx: number, queue: number, max?: number): Buffer[];
 }
@@ -135,6 +157,21 @@ export class MockNative implements Native {
     };
   }
   neighbours(): NativeNeighbour[] {
+    return [];
+  }
+  applied: NativePlan[] = [];
+  apply(plan: NativePlan): void {
+    if (!this.cfg) throw new Error('data plane is not running');
+    this.plan = plan;
+    this.applied.push(plan);
+  }
+  rsActive = new Map<number, number>();
+  readRealServers(n: number): { active: Float64Array; created: Float64Array } {
+    const active = new Float64Array(n);
+    for (const [id, v] of this.rsActive) if (id < n) active[id] = v;
+    return { active, created: active.slice() };
+  }
+  sessions(): NativeSession[] {
     return [];
   }
   ringInject(): number {

@@ -15,6 +15,9 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
 	exports.Set("readCounters", Napi::Function::New(env, ReadCounters));
 	exports.Set("portInfo", Napi::Function::New(env, PortInfo));
 	exports.Set("neighbours", Napi::Function::New(env, Neighbours));
+	exports.Set("apply", Napi::Function::New(env, Apply));
+	exports.Set("readRealServers", Napi::Function::New(env, ReadRealServers));
+	exports.Set("sessions", Napi::Function::New(env, Sessions));
 	exports.Set("ringInject", Napi::Function::New(env, RingInject));
 	exports.Set("ringDrain", Napi::Function::New(env, RingDrain));
 	return exports;

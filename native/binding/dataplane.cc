@@ -2,6 +2,7 @@
 #include "dataplane.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <cstdio>
 #include <vector>
 
@@ -93,4 +94,86 @@ Napi::Value Neighbours(const Napi::CallbackInfo &info)
 		a.Set(i, o);
 	}
 	return a;
+}
+
+// apply(plan): publish a new plan; returns after the old one is unreachable.
+Napi::Value Apply(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	if (info.Length() < 1 || !info[0].IsObject())
+		throw Napi::TypeError::New(env, "apply(plan)");
+	fn_plan *plan = PlanFromJs(info[0].As<Napi::Object>());
+	char err[512] = "";
+	if (fn_dp_apply(plan, err, sizeof(err)) != 0) // takes the plan in all cases
+		throw Napi::Error::New(env, err);
+	return env.Undefined();
+}
+
+// readRealServers(n) -> { active: Float64Array(n), created: Float64Array(n) }, indexed by id
+Napi::Value ReadRealServers(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	unsigned n = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 0;
+	if (n > FN_MAX_RS)
+		n = FN_MAX_RS;
+	std::vector<int64_t> active(n + 1);
+	std::vector<uint64_t> created(n + 1);
+	n = fn_dp_read_rs(n, active.data(), created.data());
+	Napi::Float64Array a = Napi::Float64Array::New(env, n), c = Napi::Float64Array::New(env, n);
+	for (unsigned i = 0; i < n; i++) {
+		a[i] = static_cast<double>(active[i]);
+		c[i] = static_cast<double>(created[i]);
+	}
+	Napi::Object o = Napi::Object::New(env);
+	o.Set("active", a);
+	o.Set("created", c);
+	return o;
+}
+
+static std::string Ip(uint32_t be)
+{
+	uint32_t h = ntohl(be);
+	return std::to_string(h >> 24) + "." + std::to_string((h >> 16) & 255) + "." + std::to_string((h >> 8) & 255) +
+	       "." + std::to_string(h & 255);
+}
+
+// sessions({ vip?, rip?, cip? } host-order numbers, max) -> session objects
+Napi::Value Sessions(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	fn_session_filter f = {0, 0, 0};
+	if (info.Length() > 0 && info[0].IsObject()) {
+		Napi::Object o = info[0].As<Napi::Object>();
+		auto get = [&](const char *k) {
+			Napi::Value v = o.Get(k);
+			return v.IsNumber() ? htonl(v.As<Napi::Number>().Uint32Value()) : 0u;
+		};
+		f.vip = get("vip");
+		f.rip = get("rip");
+		f.cip = get("cip");
+	}
+	unsigned max = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 100;
+	if (max > 1000000)
+		max = 1000000;
+	std::vector<fn_session_info> v(max + 1);
+	unsigned n = fn_dp_sessions(&f, v.data(), max);
+	static const char *tcp_states[] = {"NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT",
+					   "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE"};
+	Napi::Array out = Napi::Array::New(env, n);
+	for (unsigned i = 0; i < n; i++) {
+		const fn_session_info &s = v[i];
+		Napi::Object o = Napi::Object::New(env);
+		o.Set("proto", s.proto == IPPROTO_TCP ? "tcp" : "udp");
+		o.Set("client", Ip(s.cip) + ":" + std::to_string(ntohs(s.cport)));
+		o.Set("vip", Ip(s.vip) + ":" + std::to_string(ntohs(s.vport)));
+		o.Set("local", Ip(s.lip) + ":" + std::to_string(ntohs(s.lport)));
+		o.Set("server", Ip(s.rip) + ":" + std::to_string(ntohs(s.rport)));
+		o.Set("state", s.proto == IPPROTO_TCP && s.state < 9 ? tcp_states[s.state] : "UDP");
+		o.Set("worker", s.worker);
+		o.Set("serviceId", s.svc_id);
+		o.Set("realServerId", s.rs_id);
+		o.Set("expiresMs", s.expires_ms);
+		out.Set(i, o);
+	}
+	return out;
 }

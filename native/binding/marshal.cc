@@ -5,6 +5,8 @@
 #include <cstring>
 #include <string>
 
+#include <rte_malloc.h>
+
 namespace {
 
 [[noreturn]] void Bad(Napi::Env env, const std::string &what)
@@ -162,6 +164,20 @@ fn_plan *PlanFromJs(const Napi::Object &o)
 			p->locals[i].ip = htonl(U32(l, "ip"));
 			p->locals[i].arp_ports = U32(l, "arpPorts");
 			p->locals[i].flags = l.Get("lip").ToBoolean().Value() ? FN_LOCAL_LIP : 0;
+		}
+		Napi::Value reset = o.Get("resetRealServers");
+		if (reset.IsArray() && reset.As<Napi::Array>().Length() > 0) {
+			Napi::Array ids = reset.As<Napi::Array>();
+			p->reset_rs = static_cast<uint64_t *>(rte_zmalloc("fn_plan", FN_MAX_RS / 8, 64));
+			if (!p->reset_rs)
+				throw Napi::Error::New(env, "native plan: out of DPDK memory");
+			for (uint32_t i = 0; i < ids.Length(); i++) {
+				Napi::Value v = ids.Get(i);
+				uint32_t id = v.IsNumber() ? v.As<Napi::Number>().Uint32Value() : FN_MAX_RS;
+				if (id >= FN_MAX_RS)
+					Bad(env, "resetRealServers: ids must be < " + std::to_string(FN_MAX_RS));
+				p->reset_rs[id >> 6] |= 1ULL << (id & 63);
+			}
 		}
 		for (uint32_t i = 0; i < FN_NTIMEOUTS; i++) {
 			Napi::Value v = timeouts.Get(i);

@@ -43,6 +43,8 @@ static void workers_free(void)
 		rte_ring_free(w->redirect);
 		fn_sess_fini(&w->sess);
 		fn_lports_fini(&w->lports);
+		rte_free(w->rs_active);
+		rte_free(w->rs_created);
 	}
 	rte_free(fn_dp.workers);
 	fn_dp.workers = NULL;
@@ -71,8 +73,14 @@ static int workers_init(char *err, size_t errlen)
 				 i, c->sessions_max, (unsigned long long)mib + 1);
 			return -1;
 		}
-		if (fn_lports_init(&w->lports, fn_dp.plan, i, c->n_workers, socket) != 0) {
+		if (fn_lports_init(&w->lports, i, c->n_workers, socket) != 0) {
 			snprintf(err, errlen, "out of memory for local port pools");
+			return -1;
+		}
+		w->rs_active = rte_zmalloc_socket("fn_rs_active", sizeof(int32_t) * FN_MAX_RS, 64, socket);
+		w->rs_created = rte_zmalloc_socket("fn_rs_created", sizeof(uint64_t) * FN_MAX_RS, 64, socket);
+		if (!w->rs_active || !w->rs_created) {
+			snprintf(err, errlen, "out of memory for per-server counters");
 			return -1;
 		}
 		snprintf(name, sizeof(name), "fn_toctl%u", i);
@@ -118,6 +126,7 @@ int fn_dp_start(const struct fn_dp_cfg *cfg, struct fn_plan *plan, char *err, si
 
 	if (fn_plan_build(plan, cfg->n_workers, err, errlen) != 0)
 		goto fail;
+	plan->gen = ++fn_dp.plan_gen;
 	if (fn_ports_start(err, errlen) != 0)
 		goto fail;
 	size_t rsz = rte_rcu_qsbr_get_memsize(cfg->n_workers + 1);
@@ -161,7 +170,66 @@ void fn_dp_stop(void)
 	fn_plan_free(fn_dp.plan);
 	fn_dp.plan = NULL;
 	__atomic_store_n(&fn_neighs.n, 0, __ATOMIC_RELEASE);
+	fn_lip_slots_reset();
 	fn_dp.started = 0;
+}
+
+int fn_dp_apply(struct fn_plan *plan, char *err, size_t errlen)
+{
+	if (!fn_dp.started || !__atomic_load_n(&fn_dp.running, __ATOMIC_ACQUIRE)) {
+		snprintf(err, errlen, "data plane is not running");
+		fn_plan_free(plan);
+		return -1;
+	}
+	if (fn_plan_build(plan, fn_dp.cfg.n_workers, err, errlen) != 0) {
+		fn_plan_free(plan);
+		return -1;
+	}
+	plan->gen = ++fn_dp.plan_gen;
+	struct fn_plan *old = fn_dp.plan;
+	__atomic_store_n(&fn_dp.plan, plan, __ATOMIC_RELEASE);
+	/* Every worker and the control thread report quiescence once per loop:
+	 * after this returns none of them can still hold the old plan. */
+	rte_rcu_qsbr_synchronize(fn_dp.rcu, RTE_QSBR_THRID_INVALID);
+	fn_plan_free(old);
+	return 0;
+}
+
+unsigned fn_dp_read_rs(unsigned n, int64_t *active, uint64_t *created)
+{
+	if (n > FN_MAX_RS)
+		n = FN_MAX_RS;
+	memset(active, 0, sizeof(*active) * n);
+	memset(created, 0, sizeof(*created) * n);
+	for (unsigned wi = 0; fn_dp.started && fn_dp.workers && wi < fn_dp.cfg.n_workers; wi++) {
+		const struct fn_worker *w = &fn_dp.workers[wi];
+		for (unsigned i = 0; i < n; i++) {
+			active[i] += __atomic_load_n(&w->rs_active[i], __ATOMIC_RELAXED);
+			created[i] += __atomic_load_n(&w->rs_created[i], __ATOMIC_RELAXED);
+		}
+	}
+	return n;
+}
+
+unsigned fn_dp_sessions(const struct fn_session_filter *f, struct fn_session_info *out, unsigned max)
+{
+	unsigned total = 0;
+	for (unsigned wi = 0; fn_dp.started && wi < fn_dp.cfg.n_workers && total < max; wi++) {
+		struct fn_worker *w = &fn_dp.workers[wi];
+		w->dump.f = *f;
+		w->dump.out = out + total;
+		w->dump.max = max - total;
+		w->dump.n = 0;
+		w->dump.cursor = 0;
+		__atomic_store_n(&w->dump.state, 1, __ATOMIC_RELEASE);
+		/* The worker scans 4096 entries per loop; a running worker finishes
+		 * a million-entry table in well under a second. */
+		while (__atomic_load_n(&w->dump.state, __ATOMIC_ACQUIRE) != 2)
+			rte_delay_us_sleep(10);
+		total += w->dump.n;
+		__atomic_store_n(&w->dump.state, 0, __ATOMIC_RELEASE);
+	}
+	return total;
 }
 
 int fn_dp_running(void)

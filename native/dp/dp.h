@@ -41,6 +41,15 @@ struct fn_worker {
 		struct rte_mbuf *m[FN_BURST];
 	} txb[FN_MAX_PORTS];             /* worker only */
 	uint64_t sweep_last, sweep_tsc_per_entry; /* worker only */
+	uint64_t plan_gen;               /* worker only: plan generation last synced */
+	int32_t *rs_active;              /* [FN_MAX_RS] worker: w; main: r (relaxed) */
+	uint64_t *rs_created;            /* [FN_MAX_RS] same */
+	struct {
+		int state;               /* 0 idle; main sets 1 (release); worker sets 2 when done (release) */
+		struct fn_session_filter f;
+		struct fn_session_info *out;
+		uint32_t max, n, cursor;
+	} dump;                          /* session listing mailbox */
 } __rte_cache_aligned;
 
 struct fn_dp {
@@ -51,6 +60,7 @@ struct fn_dp {
 	struct fn_worker *workers;
 	struct fn_counters *counters;    /* n_workers + 1 (ctl last) */
 	struct fn_plan *plan;            /* main: atomic store (publish); workers, ctl: atomic load */
+	uint64_t plan_gen;               /* main only: last generation published */
 	struct rte_rcu_qsbr *rcu;        /* thread ids 0..n-1 workers, n ctl */
 	int running;                     /* main: w (atomic); workers, ctl: r (atomic) */
 	int started;                     /* main only */

@@ -9,6 +9,7 @@
 #include <rte_malloc.h>
 
 #include "fn_dp.h"
+#include "lport.h"
 #include "neigh.h"
 
 struct fn_plan *fn_plan_alloc(uint32_t n_services, uint32_t n_rs, uint32_t n_sched, uint32_t n_lips,
@@ -53,6 +54,7 @@ void fn_plan_free(struct fn_plan *p)
 	rte_free(p->svc_ht);
 	rte_free(p->local_ht);
 	rte_free(p->cursors);
+	rte_free(p->reset_rs);
 	rte_free(p);
 }
 
@@ -83,11 +85,17 @@ int fn_plan_build(struct fn_plan *p, unsigned n_workers, char *err, size_t errle
 	for (uint32_t i = 0; i < p->n_pool_lips; i++)
 		if (p->pool_lips[i] >= p->n_lips)
 			FAIL("pool entry %u names LIP %u of %u", i, p->pool_lips[i], p->n_lips);
-	for (uint32_t i = 0; i < p->n_lips; i++)
+	for (uint32_t i = 0; i < p->n_lips; i++) {
 		if (p->lips[i].lo == 0 || p->lips[i].lo > p->lips[i].hi)
 			FAIL("LIP %u: bad port range %u-%u", i, p->lips[i].lo, p->lips[i].hi);
+		p->lips[i].slot = fn_lip_slot_intern(p->lips[i].ip);
+		if (p->lips[i].slot == UINT32_MAX)
+			FAIL("too many local addresses over the gateway's life (%u)", FN_MAX_LIPS);
+	}
 
 	for (uint32_t i = 0; i < p->n_rs; i++) {
+		if (p->rs[i].id >= FN_MAX_RS)
+			FAIL("real server %u: id %u beyond %u", i, p->rs[i].id, FN_MAX_RS);
 		uint32_t n = fn_neigh_intern(p->rs[i].nexthop, p->rs[i].port_idx);
 		if (n == UINT32_MAX)
 			FAIL("neighbour table full (%u next hops)", FN_MAX_NEIGH);

@@ -27,7 +27,7 @@ struct fn_session {
 	uint8_t proto, state, client_port, server_port;
 	uint8_t client_mac[6];     /* reply to the client's last hop as it came in */
 	uint16_t neigh;            /* real server's next hop (neighbour table) */
-	uint16_t lip_idx;          /* plan LIP index, to return lport */
+	uint16_t lip_slot;         /* LIP runtime slot, to return lport */
 	uint8_t in_use;
 	uint8_t pad;
 	uint32_t svc_id, rs_id;

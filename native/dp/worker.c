@@ -63,7 +63,8 @@ static inline void redirect(struct fn_worker *w, unsigned owner, struct rte_mbuf
 
 static void session_free(struct fn_worker *w, struct fn_session *s)
 {
-	fn_lport_put(&w->lports, s->lip_idx, s->lport);
+	fn_lport_put(&w->lports, s->lip_slot, s->lport);
+	w->rs_active[s->rs_id]--;
 	fn_sess_remove(&w->sess, s);
 	FN_COUNT(w->ctr, sessions_expired);
 	w->ctr->v[FN_C_sessions_active]--;
@@ -109,7 +110,7 @@ static struct fn_session *session_new(struct fn_worker *w, const struct fn_plan 
 	for (uint32_t i = 0; i < pool->count; i++) {
 		uint32_t slot = (*pc + i) % pool->count;
 		uint32_t cand = plan->pool_lips[pool->first + slot];
-		if (fn_lport_get(&w->lports, cand, &lport) == 0) {
+		if (fn_lport_get(&w->lports, plan->lips[cand].slot, &lport) == 0) {
 			lip_idx = cand;
 			*pc = (slot + 1) % pool->count;
 			break;
@@ -121,7 +122,7 @@ static struct fn_session *session_new(struct fn_worker *w, const struct fn_plan 
 	}
 	struct fn_session *s = fn_sess_alloc(&w->sess);
 	if (unlikely(s == NULL)) {
-		fn_lport_put(&w->lports, lip_idx, lport);
+		fn_lport_put(&w->lports, plan->lips[lip_idx].slot, lport);
 		*reason = FN_C_drop_session_full;
 		return NULL;
 	}
@@ -136,7 +137,7 @@ static struct fn_session *session_new(struct fn_worker *w, const struct fn_plan 
 	s->rport = rs->port;
 	s->lip = plan->lips[lip_idx].ip;
 	s->lport = lport;
-	s->lip_idx = (uint16_t)lip_idx;
+	s->lip_slot = (uint16_t)plan->lips[lip_idx].slot;
 	s->proto = k->proto;
 	s->state = k->proto == IPPROTO_TCP ? FN_TCP_SYN_SENT : FN_UDP_STATE;
 	s->client_port = (uint8_t)rx_pi;
@@ -147,9 +148,59 @@ static struct fn_session *session_new(struct fn_worker *w, const struct fn_plan 
 	s->rs_id = rs->id;
 	s->expire = now + plan->timeout_tsc[fn_state_timeout(s->state)];
 	fn_sess_insert(&w->sess, s);
+	w->rs_active[rs->id]++;
+	w->rs_created[rs->id]++;
 	FN_COUNT(w->ctr, sessions_created);
 	w->ctr->v[FN_C_sessions_active]++;
 	return s;
+}
+
+/* The session's real server was removed with reset: end the session and, for
+ * TCP, answer the sender with a RST so it does not wait for a timeout. */
+static void reset_session(struct fn_worker *w, struct fn_session *s, struct rte_mbuf *m, struct fn_pkt *p,
+			  unsigned rx_pi)
+{
+	session_free(w, s);
+	FN_COUNT(w->ctr, sessions_reset);
+	if (p->ip->next_proto_id != IPPROTO_TCP || (p->tcp_flags & RTE_TCP_RST_FLAG)) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	struct rte_ipv4_hdr *ip = p->ip;
+	struct rte_tcp_hdr *t = p->l4;
+	uint32_t paylen = rte_be_to_cpu_16(ip->total_length) - p->l3_len - (t->data_off >> 4) * 4;
+	paylen += !!(p->tcp_flags & RTE_TCP_SYN_FLAG) + !!(p->tcp_flags & RTE_TCP_FIN_FLAG);
+	uint32_t seq = t->recv_ack, ack = rte_cpu_to_be_32(rte_be_to_cpu_32(t->sent_seq) + paylen);
+	/* Keep a bare 20-byte IPv4 + 20-byte TCP header, reply to the sender. */
+	struct rte_ether_addr mac = p->eth->src_addr;
+	p->eth->dst_addr = mac;
+	rte_ether_addr_copy(&fn_dp.ports[rx_pi].mac, &p->eth->src_addr);
+	if (p->l3_len != sizeof(*ip)) {
+		memmove((uint8_t *)ip + sizeof(*ip), t, sizeof(*t));
+		t = (struct rte_tcp_hdr *)((uint8_t *)ip + sizeof(*ip));
+	}
+	uint32_t a = ip->src_addr;
+	ip->src_addr = ip->dst_addr;
+	ip->dst_addr = a;
+	ip->version_ihl = 0x45;
+	ip->total_length = rte_cpu_to_be_16(sizeof(*ip) + sizeof(*t));
+	ip->fragment_offset = 0;
+	ip->time_to_live = 64;
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	uint16_t port = t->src_port;
+	t->src_port = t->dst_port;
+	t->dst_port = port;
+	t->sent_seq = seq;
+	t->recv_ack = ack;
+	t->data_off = 0x50;
+	t->tcp_flags = RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG;
+	t->rx_win = 0;
+	t->tcp_urp = 0;
+	t->cksum = 0;
+	t->cksum = rte_ipv4_udptcp_cksum(ip, t);
+	rte_pktmbuf_trim(m, rte_pktmbuf_pkt_len(m) - (sizeof(struct rte_ether_hdr) + sizeof(*ip) + sizeof(*t)));
+	tx(w, rx_pi, m);
 }
 
 static inline int is_local(const struct fn_plan *plan, uint32_t ip)
@@ -210,6 +261,10 @@ static void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, struct 
 			return;
 		}
 	} else {
+		if (unlikely(plan->reset_rs && (plan->reset_rs[s->rs_id >> 6] & (1ULL << (s->rs_id & 63))))) {
+			reset_session(w, s, m, p, rx_pi);
+			return;
+		}
 		if (s->proto == IPPROTO_TCP)
 			s->state = fn_tcp_next(s->state, dir, p->tcp_flags);
 		s->expire = now + plan->timeout_tsc[fn_state_timeout(s->state)];
@@ -229,6 +284,40 @@ static void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, struct 
 		FN_COUNT(w->ctr, fwd_to_client);
 		tx(w, s->client_port, m);
 	}
+}
+
+/* Session listing for the main thread, a slice per loop so a big table
+ * never stalls forwarding. */
+static void dump_step(struct fn_worker *w, uint64_t now)
+{
+	struct fn_session_table *t = &w->sess;
+	uint64_t ms = rte_get_tsc_hz() / 1000;
+	uint32_t end = RTE_MIN(w->dump.cursor + 4096, t->max);
+	for (uint32_t i = w->dump.cursor; i < end && w->dump.n < w->dump.max; i++) {
+		const struct fn_session *s = &t->s[i];
+		const struct fn_session_filter *f = &w->dump.f;
+		if (!s->in_use || (f->vip && f->vip != s->vip) || (f->rip && f->rip != s->rip) ||
+		    (f->cip && f->cip != s->cip))
+			continue;
+		struct fn_session_info *o = &w->dump.out[w->dump.n++];
+		o->cip = s->cip;
+		o->vip = s->vip;
+		o->lip = s->lip;
+		o->rip = s->rip;
+		o->cport = s->cport;
+		o->vport = s->vport;
+		o->lport = s->lport;
+		o->rport = s->rport;
+		o->proto = s->proto;
+		o->state = s->state;
+		o->worker = (uint16_t)w->idx;
+		o->svc_id = s->svc_id;
+		o->rs_id = s->rs_id;
+		o->expires_ms = s->expire > now ? (uint32_t)RTE_MIN((s->expire - now) / ms, UINT32_MAX) : 0;
+	}
+	w->dump.cursor = end;
+	if (end == t->max || w->dump.n == w->dump.max)
+		__atomic_store_n(&w->dump.state, 2, __ATOMIC_RELEASE);
 }
 
 static void handle(struct fn_worker *w, const struct fn_plan *plan, struct rte_mbuf *m, unsigned rx_pi,
@@ -293,6 +382,12 @@ int fn_worker_main(void *arg)
 	while (__atomic_load_n(&fn_dp.running, __ATOMIC_ACQUIRE)) {
 		const struct fn_plan *plan = __atomic_load_n(&fn_dp.plan, __ATOMIC_ACQUIRE);
 		uint64_t now = rte_rdtsc();
+		if (unlikely(plan->gen != w->plan_gen)) {
+			fn_lports_sync(&w->lports, plan);
+			w->plan_gen = plan->gen;
+		}
+		if (unlikely(__atomic_load_n(&w->dump.state, __ATOMIC_ACQUIRE) == 1))
+			dump_step(w, now);
 		unsigned got = 0;
 
 		for (unsigned pi = 0; pi < nports; pi++) {

@@ -36,6 +36,9 @@
 	X(drop_control_full)      /* control ring full */                    \
 	X(drop_unsupported)       /* other protocols, ARP not for us, ... */ \
 	X(redirected)             /* replies handed to the owning worker */  \
+	X(sessions_reset)         /* ended because their server was removed with reset */ \
+	X(to_kernel)              /* frames for the gateway's own stack (exception path) */ \
+	X(from_kernel)            /* frames the kernel sent out through a port */ \
 	X(drop_redirect_full)     /* owner's redirect ring full */
 
 enum fn_counter {

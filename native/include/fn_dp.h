@@ -71,6 +71,28 @@ unsigned fn_dp_read_counters(struct fn_counters *out, unsigned max);
 int fn_dp_port_info(unsigned port_idx, struct fn_port_info *out);
 unsigned fn_dp_neighbours(struct fn_neigh_info *out, unsigned max);
 
+/* Publish a new plan (takes it in all cases): build, swap, wait for every
+ * worker to pass a quiescent state, free the old plan. Returns 0 or -1 + err. */
+int fn_dp_apply(struct fn_plan *plan, char *err, size_t errlen);
+
+/* Per real-server id, summed over workers: active sessions and sessions ever
+ * created. Fills ids [0, n). Returns n written (<= FN_MAX_RS). */
+unsigned fn_dp_read_rs(unsigned n, int64_t *active, uint64_t *created);
+
+struct fn_session_info {
+	uint32_t cip, vip, lip, rip;       /* network order */
+	uint16_t cport, vport, lport, rport; /* network order */
+	uint8_t proto, state;
+	uint16_t worker;
+	uint32_t svc_id, rs_id;
+	uint32_t expires_ms;
+};
+/* Filter: 0 = any. Copies at most max sessions (all workers). */
+struct fn_session_filter {
+	uint32_t vip, rip, cip;  /* network order */
+};
+unsigned fn_dp_sessions(const struct fn_session_filter *f, struct fn_session_info *out, unsigned max);
+
 /* Ring ports (is_ring): the test/bench side of a queue's rings. */
 unsigned fn_dp_ring_inject(unsigned port_idx, unsigned queue, const uint8_t *const *frames,
 			   const uint16_t *lens, unsigned n);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #define FN_NIL UINT32_MAX
+#define FN_MAX_RS 65536    /* real-server ids are < FN_MAX_RS */
 
 enum fn_timeout {
 	FN_TO_TCP_SYN,
@@ -43,6 +44,7 @@ struct fn_lip {
 	uint32_t ip;
 	uint16_t port_idx;   /* port the LIP lives on */
 	uint16_t lo, hi;     /* local port range, host order, inclusive */
+	uint32_t slot;       /* runtime slot (lport.h), filled by fn_plan_build */
 };
 
 struct fn_pool {
@@ -68,8 +70,11 @@ struct fn_plan {
 	uint32_t *pool_lips;   /* indices into lips */
 	struct fn_local *locals;
 	uint32_t timeouts_s[FN_NTIMEOUTS];
+	/* Real-server ids whose sessions are to be reset (bit per id), or NULL. */
+	uint64_t *reset_rs;
 
 	/* Derived by fn_plan_build (the control plane does not fill these). */
+	uint64_t gen;          /* publish generation: workers notice a new plan by it */
 	uint64_t timeout_tsc[FN_NTIMEOUTS];
 	uint32_t svc_mask, local_mask;
 	uint32_t *svc_ht;      /* open addressing, slot = service index + 1, 0 empty */

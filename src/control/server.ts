@@ -60,8 +60,12 @@ export class ControlServer {
     this.server = server;
   }
 
+  /** Stops listening and removes the socket, but only one this server owns:
+   * a start that failed because another gateway holds the path must not
+   * cut that gateway off. */
   close(): void {
-    this.server?.close();
+    if (!this.server) return;
+    this.server.close();
     this.server = null;
     try {
       fs.unlinkSync(this.socket);

@@ -6,8 +6,11 @@
 // FULLNAT_E2E_CLI=FILE another CLI entry (default dist/src/cli.js).
 
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { parseDocument } from 'yaml';
 import {
   repoRoot,
   startGateway,
@@ -37,32 +40,70 @@ export interface Env {
   gw: GatewayProcess;
   web: WebService;
   url: string;
+  /** The config file the gateway runs (a temp copy when controlSocket is set). */
+  config: string;
+  /** The CLI entry the gateway runs (and `fullnat stats` uses). */
+  cli: string;
+  /** The gateway's control socket, when setupEnv gave it a private one. */
+  controlSocket?: string;
+  /** Temp directory holding the config copy and the socket; removed by teardownEnv. */
+  tmpDir?: string;
   /** Connections through the VIP that completed (a lower bound for sessions_created). */
   connections: number;
   iperfServer?: ChildProcess;
   stopped?: GatewayStopResult;
 }
 
-export async function setupEnv(opts: { iperf?: boolean } = {}): Promise<Env> {
+export interface EnvOptions {
+  /** Also start iperf3 -s on rs1. */
+  iperf?: boolean;
+  /** Gateway config file (default FULLNAT_E2E_CONFIG, else config/demo.yaml). */
+  config?: string;
+  /**
+   * Give the gateway a control socket of its own (default true): runs a temp
+   * copy of the config with control.socket set to a fresh path, so concurrent
+   * runs (and a gateway left by a crashed run) never collide on the default
+   * socket. false runs the config file as it is.
+   */
+  controlSocket?: boolean;
+}
+
+/** A temp copy of `config` with control.socket set to a fresh path in a fresh directory. */
+export function configWithControlSocket(config: string): { config: string; socket: string; tmpDir: string } {
+  const tmpDir = mkdtempSync(path.join(os.tmpdir(), 'fullnat-e2e-'));
+  const socket = path.join(tmpDir, 'ctl.sock');
+  const doc = parseDocument(readFileSync(config, 'utf8'));
+  doc.setIn(['control', 'socket'], socket);
+  const copy = path.join(tmpDir, path.basename(config));
+  writeFileSync(copy, doc.toString());
+  return { config: copy, socket, tmpDir };
+}
+
+export async function setupEnv(opts: EnvOptions = {}): Promise<Env> {
   const root = repoRoot();
-  const config = process.env.FULLNAT_E2E_CONFIG ?? path.join(root, 'config', 'demo.yaml');
-  const cli = process.env.FULLNAT_E2E_CLI;
+  let config = opts.config ?? process.env.FULLNAT_E2E_CONFIG ?? path.join(root, 'config', 'demo.yaml');
+  const cli = process.env.FULLNAT_E2E_CLI ?? path.join(root, 'dist', 'src', 'cli.js');
+  let controlSocket: string | undefined;
+  let tmpDir: string | undefined;
+  if (opts.controlSocket ?? true) ({ config, socket: controlSocket, tmpDir } = configWithControlSocket(config));
   const web = webServiceFromConfig(config);
   const url = `http://${web.vip}${web.port === 80 ? '' : `:${web.port}`}/`;
-  const topo = await createTopology();
+  let topo: Topology | undefined;
   let gw: GatewayProcess | undefined;
   try {
+    topo = await createTopology();
     await startHttpServers(topo);
     let iperfServer: ChildProcess | undefined;
     if (opts.iperf) iperfServer = await startIperfServer(topo, topo.ns.servers[0]!);
-    gw = startGateway(topo, config, cli ? { cli } : {});
+    gw = startGateway(topo, config, { cli });
     await gw.ready;
     const first = await waitForFirstSuccess(topo, url);
-    const env: Env = { topo, gw, web, url, connections: first.ok ? 1 : 0, iperfServer };
+    const env: Env = { topo, gw, web, url, config, cli, controlSocket, tmpDir, connections: first.ok ? 1 : 0, iperfServer };
     return env;
   } catch (e) {
     if (gw) await gw.stop().catch(() => undefined);
-    await topo.destroy();
+    await topo?.destroy();
+    if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
     throw e;
   }
 }
@@ -72,8 +113,37 @@ export async function teardownEnv(env: Env | undefined): Promise<void> {
   try {
     if (!env.stopped) env.stopped = await env.gw.stop();
   } finally {
-    await env.topo.destroy();
+    try {
+      await env.topo.destroy();
+    } finally {
+      if (env.tmpDir) rmSync(env.tmpDir, { recursive: true, force: true });
+    }
   }
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `node <cli> ARGS` on the host (a unix socket path is reachable from
+ * every network namespace), e.g. `fullnat(env, ['stats', '-c', env.config, '--json'])`.
+ */
+export function fullnat(env: Env, args: string[], timeoutMs = 15_000): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [env.cli, ...args],
+      { cwd: repoRoot(), timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const e = err as (NodeJS.ErrnoException & { code?: number | string }) | null;
+        if (e && typeof e.code === 'string') reject(new Error(`${env.cli} ${args.join(' ')}: ${e.message}`));
+        else resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
+  });
 }
 
 /** Stops the gateway once and returns its final stats (the "gateway stopped" line). */
