@@ -4,6 +4,7 @@ import type { Config } from './config/schema';
 import { formatIPv4 } from './config/net';
 import { checkDevices } from './dpdk/devices';
 import { ealArgs, filePrefix, removeRuntimeDir } from './dpdk/eal';
+import { setupKernelInterfaces } from './dpdk/kernel';
 import type { Logger } from './log';
 import type { Native, NativePortInfo } from './native';
 import { buildPlan } from './plan/build';
@@ -29,6 +30,7 @@ export class Gateway {
     this.native.ealInit(args);
     this.native.start(built.start, built.plan);
     this.running = true;
+    setupKernelInterfaces(this.cfg, this.log);
     this.cfg.ports.forEach((p, i) => {
       const info = this.native.portInfo(i);
       this.log.info({ port: p.name, device: p.device, ...info, addresses: p.addresses }, 'port up');

@@ -11,6 +11,8 @@ export interface NativePort {
   addresses: { ip: number; prefix: number }[];
   /** Reply steering requested for this port. */
   steering: 'auto' | 'flow' | 'redirect';
+  /** Kernel (tap) interface for the exception path, or null for none. */
+  kernelInterface: string | null;
 }
 
 /** What cannot change while running (EAL, ports, memory). */
@@ -35,7 +37,7 @@ export interface NativePlan {
   lips: { ip: number; portIdx: number; lo: number; hi: number }[];
   pools: { first: number; count: number }[];
   poolLips: Uint32Array; // indices into lips
-  locals: { ip: number; arpPorts: number; lip: boolean }[]; // arpPorts: bit per port index
+  locals: { ip: number; arpPorts: number; lip: boolean; kernel: boolean }[]; // arpPorts: bit per port index
   timeouts: number[]; // seconds, TIMEOUT_ORDER
   /** Real-server ids whose sessions end (TCP: RST to the sender) at their next packet. */
   resetRealServers?: number[];
@@ -66,6 +68,8 @@ export interface NativePortInfo {
   steeringReason: string;
   /** How client flows are spread over workers on this port (rss, fanout, none: ...). */
   spreading: string;
+  /** DPDK port id of the kernel interface, -1 without one. */
+  kernelPortId: number;
 }
 
 export interface NativeNeighbour {
@@ -154,6 +158,7 @@ export class MockNative implements Native {
       steering: this.cfg.workerLcores.length > 1 ? 'redirect' : 'none',
       steeringReason: 'mock',
       spreading: 'mock',
+      kernelPortId: -1,
     };
   }
   neighbours(): NativeNeighbour[] {

@@ -76,6 +76,7 @@ Napi::Value PortInfo(const Napi::CallbackInfo &info)
 	o.Set("steering", modes[pi.steering < 4 ? pi.steering : 0]);
 	o.Set("steeringReason", pi.steering_why);
 	o.Set("spreading", pi.spreading);
+	o.Set("kernelPortId", pi.kernel_port_id);
 	return o;
 }
 

@@ -75,6 +75,8 @@ void CfgFromJs(const Napi::Object &o, fn_dp_cfg *c)
 		Str(p, "name", pc->name, sizeof(pc->name));
 		Str(p, "device", pc->device, sizeof(pc->device));
 		pc->is_ring = p.Get("ring").ToBoolean().Value();
+		if (p.Get("kernelInterface").IsString())
+			Str(p, "kernelInterface", pc->kernel_if, sizeof(pc->kernel_if));
 		std::string steer = p.Get("steering").IsString() ? p.Get("steering").As<Napi::String>().Utf8Value() : "auto";
 		if (steer == "auto")
 			pc->steering = FN_STEER_AUTO;
@@ -163,7 +165,8 @@ fn_plan *PlanFromJs(const Napi::Object &o)
 			Napi::Object l = At(locals, i);
 			p->locals[i].ip = htonl(U32(l, "ip"));
 			p->locals[i].arp_ports = U32(l, "arpPorts");
-			p->locals[i].flags = l.Get("lip").ToBoolean().Value() ? FN_LOCAL_LIP : 0;
+			p->locals[i].flags = (l.Get("lip").ToBoolean().Value() ? FN_LOCAL_LIP : 0) |
+					     (l.Get("kernel").ToBoolean().Value() ? FN_LOCAL_KERNEL : 0);
 		}
 		Napi::Value reset = o.Get("resetRealServers");
 		if (reset.IsArray() && reset.As<Napi::Array>().Length() > 0) {

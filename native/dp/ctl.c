@@ -6,6 +6,7 @@
 
 #include <rte_arp.h>
 #include <rte_cycles.h>
+#include <rte_ethdev.h>
 #include <rte_icmp.h>
 #include <rte_ip.h>
 #include <rte_lcore.h>
@@ -87,6 +88,18 @@ static void probe_neighbours(uint64_t now)
 	}
 }
 
+/* Hand a frame to the kernel interface of port pi (ctl owns its TX queue). */
+static void to_kernel(struct rte_mbuf *m, unsigned pi)
+{
+	struct fn_port_rt *p = &fn_dp.ports[pi];
+	if (!p->tap_up || rte_eth_tx_burst(p->tap_id, 0, &m, 1) != 1) {
+		FN_COUNT(ctr(), drop_unsupported);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	FN_COUNT(ctr(), to_kernel);
+}
+
 static void handle_arp(const struct fn_plan *plan, struct rte_mbuf *m, unsigned pi)
 {
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
@@ -105,6 +118,11 @@ static void handle_arp(const struct fn_plan *plan, struct rte_mbuf *m, unsigned 
 		    fn_neigh_set(i, a->arp_data.arp_sha.addr_bytes))
 			FN_COUNT(ctr(), arp_learned);
 
+	/* The kernel resolves its own next hops (health checks): show it replies. */
+	if (a->arp_opcode == rte_cpu_to_be_16(RTE_ARP_OP_REPLY) && fn_dp.ports[pi].tap_up) {
+		to_kernel(m, pi);
+		return;
+	}
 	const struct fn_local *l = fn_plan_local(plan, a->arp_data.arp_tip);
 	if (a->arp_opcode != rte_cpu_to_be_16(RTE_ARP_OP_REQUEST) || !l || !(l->arp_ports & (1u << pi))) {
 		if (a->arp_opcode == rte_cpu_to_be_16(RTE_ARP_OP_REQUEST))
@@ -126,7 +144,26 @@ static void handle_arp(const struct fn_plan *plan, struct rte_mbuf *m, unsigned 
 	send_frame(m, pi);
 }
 
-static void handle_icmp(struct rte_mbuf *m, unsigned pi)
+/* Frames the kernel sends leave through the port its interface stands for. */
+static unsigned from_kernel(void)
+{
+	struct rte_mbuf *pkts[FN_BURST];
+	unsigned total = 0;
+	for (unsigned pi = 0; pi < fn_dp.cfg.n_ports; pi++) {
+		if (!fn_dp.ports[pi].tap_up)
+			continue;
+		uint16_t n = rte_eth_rx_burst(fn_dp.ports[pi].tap_id, 0, pkts, FN_BURST);
+		for (uint16_t i = 0; i < n; i++)
+			send_frame(pkts[i], pi);
+		FN_COUNT_N(ctr(), from_kernel, n);
+		total += n;
+	}
+	return total;
+}
+
+/* IPv4 for one of our addresses: ICMP echo is answered here, the rest (the
+ * gateway's own connections, ICMP errors for them) belongs to the kernel. */
+static void handle_ip(const struct fn_plan *plan, struct rte_mbuf *m, unsigned pi)
 {
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
@@ -134,8 +171,14 @@ static void handle_icmp(struct rte_mbuf *m, unsigned pi)
 	uint16_t hl = (ip->version_ihl & 0xf) * 4;
 	uint16_t len = rte_be_to_cpu_16(ip->total_length) - hl;
 	struct rte_icmp_hdr *ic = (struct rte_icmp_hdr *)((uint8_t *)ip + hl);
-	if (len < sizeof(*ic) || ic->icmp_type != RTE_IP_ICMP_ECHO_REQUEST || ic->icmp_code != 0 ||
-	    rte_raw_cksum(ic, len) != 0xffff) {
+	int echo = ip->next_proto_id == IPPROTO_ICMP && len >= sizeof(*ic) &&
+		   ic->icmp_type == RTE_IP_ICMP_ECHO_REQUEST && ic->icmp_code == 0;
+	if (!echo || rte_raw_cksum(ic, len) != 0xffff) {
+		const struct fn_local *l = fn_plan_local(plan, ip->dst_addr);
+		if (!echo && l && (l->flags & FN_LOCAL_KERNEL)) {
+			to_kernel(m, pi);
+			return;
+		}
 		FN_COUNT(ctr(), drop_unsupported);
 		rte_pktmbuf_free(m);
 		return;
@@ -178,9 +221,10 @@ void *fn_ctl_main(void *arg)
 				if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP))
 					handle_arp(plan, pkts[i], pi);
 				else
-					handle_icmp(pkts[i], pi);
+					handle_ip(plan, pkts[i], pi);
 			}
 		}
+		did += from_kernel();
 		uint64_t now = rte_rdtsc();
 		if (now >= next_probe) {
 			probe_neighbours(now);

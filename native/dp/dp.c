@@ -257,6 +257,7 @@ int fn_dp_port_info(unsigned pi, struct fn_port_info *out)
 	out->steering = fn_dp.ports[pi].steering;
 	snprintf(out->steering_why, sizeof(out->steering_why), "%s", fn_dp.ports[pi].steering_why);
 	snprintf(out->spreading, sizeof(out->spreading), "%s", fn_dp.ports[pi].spreading);
+	out->kernel_port_id = fn_dp.ports[pi].tap_up ? fn_dp.ports[pi].tap_id : -1;
 	memcpy(out->mac, fn_dp.ports[pi].mac.addr_bytes, 6);
 	if (rte_eth_dev_info_get(out->port_id, &info) == 0)
 		snprintf(out->driver, sizeof(out->driver), "%s", info.driver_name);

@@ -23,6 +23,8 @@ struct fn_port_rt {
 	uint8_t steering;                /* main: w at start; mode in effect */
 	char steering_why[160];
 	char spreading[96];              /* how client flows reach several workers */
+	uint16_t tap_id;                 /* kernel interface port; its queue 0 belongs to ctl */
+	int tap_up;                      /* main: w at start/stop; ctl: r */
 	struct rte_flow **flows;         /* main only: reply-steering rules */
 	unsigned n_flows;
 	struct rte_ring *rx[FN_MAX_WORKERS], *tx[FN_MAX_WORKERS]; /* ring ports only */

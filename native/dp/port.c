@@ -6,6 +6,7 @@
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_bus_vdev.h>
+#include <rte_dev.h>
 
 #include "dp.h"
 #include "steer.h"
@@ -109,6 +110,36 @@ static int port_setup(unsigned pi, char *err, size_t errlen)
 	return 0;
 }
 
+/* The exception path: a tap interface with the port's MAC, so the kernel on
+ * the gateway can talk through the port (health checks, management). Its
+ * single queue pair is used by the control thread only. */
+static int kernel_if_setup(unsigned pi, char *err, size_t errlen)
+{
+	struct fn_port_rt *p = &fn_dp.ports[pi];
+	const struct fn_port_cfg *pc = &fn_dp.cfg.ports[pi];
+	const uint8_t *m = p->mac.addr_bytes;
+	char name[RTE_DEV_NAME_MAX_LEN], args[256];
+	int rc;
+
+	snprintf(name, sizeof(name), "net_tap_fn%u", pi);
+	snprintf(args, sizeof(args), "%s,iface=%s,mac=%02x:%02x:%02x:%02x:%02x:%02x", name, pc->kernel_if, m[0], m[1],
+		 m[2], m[3], m[4], m[5]);
+	if ((rc = rte_dev_probe(args)) != 0 || rte_eth_dev_get_port_by_name(name, &p->tap_id) != 0)
+		FAIL("port %s: cannot create kernel interface %s: %s (needs root and /dev/net/tun; "
+		     "or set kernel_interface: false)", pc->name, pc->kernel_if, rte_strerror(rc < 0 ? -rc : rte_errno));
+	struct rte_eth_conf conf;
+	memset(&conf, 0, sizeof(conf));
+	if ((rc = rte_eth_dev_configure(p->tap_id, 1, 1, &conf)) != 0 ||
+	    (rc = rte_eth_rx_queue_setup(p->tap_id, 0, 512, (unsigned)rte_socket_id(), NULL, fn_dp.pool)) != 0 ||
+	    (rc = rte_eth_tx_queue_setup(p->tap_id, 0, 512, (unsigned)rte_socket_id(), NULL)) != 0 ||
+	    (rc = rte_eth_dev_start(p->tap_id)) != 0) {
+		rte_vdev_uninit(name);
+		FAIL("port %s: kernel interface %s: %s", pc->name, pc->kernel_if, rte_strerror(-rc));
+	}
+	p->tap_up = 1;
+	return 0;
+}
+
 int fn_ports_start(char *err, size_t errlen)
 {
 	fn_dp.pool = rte_pktmbuf_pool_create("fn_mbufs", fn_dp.cfg.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
@@ -118,7 +149,8 @@ int fn_ports_start(char *err, size_t errlen)
 		     fn_dp.cfg.mbufs, (unsigned)(((uint64_t)fn_dp.cfg.mbufs * 2432) >> 20),
 		     rte_strerror(rte_errno));
 	for (unsigned pi = 0; pi < fn_dp.cfg.n_ports; pi++)
-		if (port_setup(pi, err, errlen) || fn_steer_port(pi, err, errlen))
+		if (port_setup(pi, err, errlen) || fn_steer_port(pi, err, errlen) ||
+		    (fn_dp.cfg.ports[pi].kernel_if[0] && kernel_if_setup(pi, err, errlen)))
 			return -1;
 	return 0;
 }
@@ -132,6 +164,14 @@ void fn_ports_stop(void)
 			rte_eth_dev_stop(p->port_id);
 			rte_eth_dev_close(p->port_id);
 			p->up = 0;
+		}
+		if (p->tap_up) {
+			char name[RTE_DEV_NAME_MAX_LEN];
+			rte_eth_dev_stop(p->tap_id);
+			rte_eth_dev_close(p->tap_id);
+			snprintf(name, sizeof(name), "net_tap_fn%u", pi);
+			rte_vdev_uninit(name);
+			p->tap_up = 0;
 		}
 		if (fn_dp.cfg.ports[pi].is_ring && p->rx[0]) {
 			/* rte_eth_from_rings registered a vdev "net_ring_<name>": release

@@ -73,14 +73,9 @@ static void session_free(struct fn_worker *w, struct fn_session *s)
 /* A new flow to a VIP: pick a real server and a LIP:lport, create the session.
  * Returns NULL after counting the reason when the flow cannot be created. */
 static struct fn_session *session_new(struct fn_worker *w, const struct fn_plan *plan,
-				      const struct fn_tuple *k, const struct fn_pkt *p, unsigned rx_pi,
-				      uint64_t now, unsigned *reason)
+				      const struct fn_service *svc, const struct fn_tuple *k,
+				      const struct fn_pkt *p, unsigned rx_pi, uint64_t now, unsigned *reason)
 {
-	const struct fn_service *svc = fn_plan_service(plan, k->daddr, k->dport, k->proto);
-	if (unlikely(svc == NULL)) {
-		*reason = FN_C_drop_no_service;
-		return NULL;
-	}
 	if (k->proto == IPPROTO_TCP &&
 	    (p->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG | RTE_TCP_RST_FLAG | RTE_TCP_FIN_FLAG)) !=
 		    RTE_TCP_SYN_FLAG) {
@@ -203,18 +198,16 @@ static void reset_session(struct fn_worker *w, struct fn_session *s, struct rte_
 	tx(w, rx_pi, m);
 }
 
-static inline int is_local(const struct fn_plan *plan, uint32_t ip)
-{
-	return fn_plan_local(plan, ip) != NULL;
-}
-
 static void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, struct rte_mbuf *m,
 			struct fn_pkt *p, unsigned rx_pi, uint64_t now)
 {
 	struct rte_ipv4_hdr *ip = p->ip;
 
 	if (p->l4 == NULL) {
-		if (ip->next_proto_id == IPPROTO_ICMP && is_local(plan, ip->dst_addr)) {
+		/* ICMP echo for any of our addresses, anything else for the kernel's
+		 * own addresses: the control thread sorts it out. */
+		const struct fn_local *l = fn_plan_local(plan, ip->dst_addr);
+		if (l && (ip->next_proto_id == IPPROTO_ICMP || (l->flags & FN_LOCAL_KERNEL))) {
 			to_ctl(w, m);
 			return;
 		}
@@ -238,29 +231,38 @@ static void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, struct 
 			s = NULL;
 		}
 	}
-	if (s == NULL && fn_dp.cfg.n_workers > 1) {
-		/* Not ours: a reply to a LIP:lport another worker handed out (the
-		 * port's RSS or fanout cannot know). Its owner is in the port. */
-		const struct fn_local *l = fn_plan_local(plan, ip->dst_addr);
-		if (l && (l->flags & FN_LOCAL_LIP)) {
-			unsigned owner = fn_lport_owner(rte_be_to_cpu_16(p->dport), fn_dp.cfg.n_workers);
-			if (owner != w->idx) {
-				redirect(w, owner, m);
+	if (s == NULL) {
+		const struct fn_service *svc = fn_plan_service(plan, k.daddr, k.dport, k.proto);
+		if (svc == NULL) {
+			const struct fn_local *l = fn_plan_local(plan, ip->dst_addr);
+			/* A reply to a LIP:lport another worker handed out (the port's
+			 * RSS or fanout cannot know): its owner is in the port. */
+			if (l && (l->flags & FN_LOCAL_LIP) && fn_dp.cfg.n_workers > 1) {
+				unsigned owner = fn_lport_owner(rte_be_to_cpu_16(p->dport), fn_dp.cfg.n_workers);
+				if (owner != w->idx) {
+					redirect(w, owner, m);
+					return;
+				}
+			}
+			/* The gateway's own traffic (health checks, management). */
+			if (l && (l->flags & FN_LOCAL_KERNEL)) {
+				to_ctl(w, m);
 				return;
 			}
+			DROP(w, m, drop_no_service);
 		}
-	}
-	if (unlikely(ip->time_to_live <= 1))
-		DROP(w, m, drop_ttl);
-	if (s == NULL) {
+		if (unlikely(ip->time_to_live <= 1))
+			DROP(w, m, drop_ttl);
 		unsigned reason;
-		s = session_new(w, plan, &k, p, rx_pi, now, &reason);
+		s = session_new(w, plan, svc, &k, p, rx_pi, now, &reason);
 		if (unlikely(s == NULL)) {
 			w->ctr->v[reason]++;
 			rte_pktmbuf_free(m);
 			return;
 		}
 	} else {
+		if (unlikely(ip->time_to_live <= 1))
+			DROP(w, m, drop_ttl);
 		if (unlikely(plan->reset_rs && (plan->reset_rs[s->rs_id >> 6] & (1ULL << (s->rs_id & 63))))) {
 			reset_session(w, s, m, p, rx_pi);
 			return;

@@ -23,6 +23,7 @@ enum fn_steering {
 struct fn_port_cfg {
 	char name[32];
 	uint8_t steering;  /* enum fn_steering: requested */
+	char kernel_if[16]; /* kernel (tap) interface for the exception path, "" = none */
 	char device[256];  /* ethdev name (vdev name or PCI address), or ring name */
 	int is_ring;       /* 1: in-process ring port created by us (tests, bench) */
 	uint32_t n_addrs;
@@ -46,6 +47,7 @@ struct fn_port_info {
 	uint8_t steering;       /* enum fn_steering: in effect */
 	char steering_why[160]; /* why that mode (fallback reason) */
 	char spreading[96];     /* client-side spreading over workers: rss, fanout, none */
+	int kernel_port_id;     /* DPDK port of the kernel interface, -1 without */
 	uint8_t mac[6];
 	char driver[64];
 	uint32_t link_up, link_speed_mbps;

@@ -53,7 +53,8 @@ struct fn_pool {
 
 /* A local address: answered for ARP on the ports in arp_ports (bit per port),
  * and for ICMP echo on any port. */
-#define FN_LOCAL_LIP 1u   /* a LIP: replies to it are steered by local port */
+#define FN_LOCAL_LIP 1u     /* a LIP: replies to it are steered by local port */
+#define FN_LOCAL_KERNEL 2u  /* the gateway's own address: unmatched traffic goes to the kernel */
 struct fn_local {
 	uint32_t ip;
 	uint32_t arp_ports;

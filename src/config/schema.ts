@@ -163,6 +163,13 @@ const portSchema = z
     // How replies reach the worker owning their session (multi-worker only):
     // flow rules if the port accepts them, else software redirect.
     steering: z.enum(['auto', 'flow', 'redirect']).default('auto'),
+    // The port's kernel interface (a tap with the port's MAC and addresses)
+    // for the gateway's own traffic: health checks, management. null: named
+    // fn-<port> (none for ring test ports); false: no kernel interface.
+    kernel_interface: z
+      .union([z.literal(false), pattern(/^[A-Za-z0-9_.-]{1,15}$/, 'an interface name of 1-15 characters')])
+      .nullable()
+      .default(null),
   })
   .strict();
 
@@ -340,7 +347,7 @@ export function checkConfig(cfg: Config): RuleIssue[] {
         out.push({ path: ['local_addresses', pool, 'addresses', j], message: `expected a local address unique across pools, got ${a} already in pool "${owner}"` });
       } else lipOwner.set(key, pool);
     });
-    // Each worker owns the lports whose low bits equal its index: fewer
+    // Each worker owns the lports congruent to its index mod N: fewer
     // ports than workers leaves some worker without any.
     const [lo, hi] = p.ports;
     const workers = cfg.dpdk.lcores.workers.length;

@@ -15,6 +15,8 @@ const TIMEOUT_DETAIL: Record<Phase, string> = {
   body: ' reading body',
 };
 
+const MID_BODY = 'connection closed while reading body';
+
 /** RFC 9110 §7.2: the port is omitted when it is the scheme's default. */
 export function defaultHost(address: string, port: number): string {
   if (port !== 80) return hostPort(address, port);
@@ -72,7 +74,8 @@ export const httpProbe: Probe = (t: HealthTarget, done: ProbeDone) => {
   req.on('error', (err) => finish(describeError(err, phase === 'connect' ? 'connect' : 'read')));
   req.on('response', (r) => {
     res = r;
-    r.on('error', (err) => finish(describeError(err, 'read')));
+    // Node reports a close mid-body as ECONNRESET "aborted", even after a clean FIN.
+    r.on('error', (err) => finish(err.message === 'aborted' ? MID_BODY : describeError(err, 'read')));
     if (r.statusCode !== h.status) return finish(`status ${r.statusCode}, expected ${h.status}`);
     if (needle === null) return finish(null);
     phase = 'body';
@@ -92,7 +95,7 @@ export const httpProbe: Probe = (t: HealthTarget, done: ProbeDone) => {
     });
     r.on('end', () => finish(lacks));
     // Without 'end' first, the server closed mid-body.
-    r.on('close', () => finish(r.complete ? lacks : 'connection closed while reading body'));
+    r.on('close', () => finish(r.complete ? lacks : MID_BODY));
   });
   req.end();
   return end;

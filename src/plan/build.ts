@@ -25,6 +25,13 @@ export interface BuiltPlan {
 
 export class PlanError extends Error {}
 
+/** The port's kernel interface name, or null when it has none (ring ports by default). */
+export function kernelInterface(p: Config['ports'][number]): string | null {
+  if (p.kernel_interface === false) return null;
+  if (p.kernel_interface) return p.kernel_interface;
+  return parseDevice(p.device)?.kind === 'ring' ? null : `fn-${p.name}`.slice(0, 15);
+}
+
 /** The ethdev name EAL gives a device string, or the ring name. */
 export function ethdevName(device: string): { name: string; ring: boolean } {
   const d = parseDevice(device);
@@ -64,6 +71,7 @@ export function buildPlan(cfg: Config): BuiltPlan {
         device: d.name,
         ring: d.ring,
         steering: p.steering,
+        kernelInterface: kernelInterface(p),
         addresses: p.addresses.map((a) => {
           const c = parseCidr(a);
           return { ip: c.addr, prefix: c.prefixLen };
@@ -135,6 +143,7 @@ export function buildPlan(cfg: Config): BuiltPlan {
   }
   lips.forEach((l) => own(l.ip, l.portIdx));
   const lipSet = new Set(lips.map((l) => l.ip));
+  const portAddrs = new Set(cfg.ports.flatMap((p) => p.addresses.map((a) => parseCidr(a).addr)));
 
   const plan: NativePlan = {
     services,
@@ -143,7 +152,9 @@ export function buildPlan(cfg: Config): BuiltPlan {
     lips,
     pools,
     poolLips: Uint32Array.from(poolLips),
-    locals: [...arp].map(([ip, arpPorts]) => ({ ip, arpPorts, lip: lipSet.has(ip) })),
+    // A port address that is also a LIP belongs to FullNAT, not to the kernel:
+    // the kernel's own connections would collide with sessions' ports.
+    locals: [...arp].map(([ip, arpPorts]) => ({ ip, arpPorts, lip: lipSet.has(ip), kernel: portAddrs.has(ip) && !lipSet.has(ip) })),
     timeouts: TIMEOUT_ORDER.map((k) => cfg.sessions.timeouts[k]),
   };
 

@@ -92,7 +92,7 @@ describe('config: good files', () => {
         idle_sleep_us: 0,
         extra_args: [],
       },
-      ports: [{ name: 'wan', device: 'ring:r0', addresses: [], steering: 'auto' }],
+      ports: [{ name: 'wan', device: 'ring:r0', addresses: [], steering: 'auto', kernel_interface: null }],
       routes: [],
       local_addresses: {},
       sessions: {
@@ -182,7 +182,7 @@ describe('config: schema errors', () => {
           line: 4,
           col: 37,
           path: 'ports[0].mtu',
-          message: 'expected one of name, device, addresses, steering, got unknown key "mtu"',
+          message: 'expected one of name, device, addresses, steering, kernel_interface, got unknown key "mtu"',
         },
       ]);
     }
