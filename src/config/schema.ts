@@ -236,6 +236,9 @@ const serviceSchema = z
     port: l4port,
     protocol: z.enum(['tcp', 'udp']),
     scheduler: z.enum(['rr', 'wrr']).default('rr'),
+    // When a reload removes a real server: its sessions drain (run until they
+    // end) or are reset (TCP RST to whichever side speaks next).
+    removed_servers: z.enum(['drain', 'reset']).default('drain'),
     local_addresses: z.string(),
     real_servers: z
       .array(realServerSchema)

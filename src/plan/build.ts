@@ -5,6 +5,7 @@ import type { Config } from '../config/schema';
 import { parseDevice } from '../config/schema';
 import { inSubnet, parseCidr, parseIPv4 } from '../config/net';
 import { TIMEOUT_ORDER, type NativePlan, type NativeStartConfig } from '../native';
+import { IdRegistry, realServerKey, serviceKey } from './ids';
 import { schedTable } from './sched';
 
 const PROTO = { tcp: 6, udp: 17 } as const;
@@ -16,9 +17,29 @@ export const MBUF_BYTES = 2432;
 /** EAL, rings and ports' own needs, measured roughly with --no-huge. */
 export const BASE_MEMORY_MB = 48;
 
+export interface PlannedRealServer {
+  id: number;
+  key: string;
+  service: string; // service name
+  address: string;
+  port: number;
+  weight: number; // configured
+  up: boolean; // health
+}
+
+export interface PlanOptions {
+  /** Stable ids across reloads (a fresh registry when absent). */
+  ids?: IdRegistry;
+  /** Health verdict per real-server key; a server that is down gets no new sessions. */
+  isUp?: (rsKey: string) => boolean;
+  /** Real-server ids whose sessions must be reset. */
+  reset?: number[];
+}
+
 export interface BuiltPlan {
   start: NativeStartConfig;
   plan: NativePlan;
+  realServers: PlannedRealServer[];
   /** Total memory the data plane will ask EAL for, in MiB. */
   memoryNeededMb: number;
 }
@@ -59,7 +80,10 @@ function route(cfg: Config, ip: number, portIdx: Map<string, number>): Hop | nul
   return best?.hop ?? null;
 }
 
-export function buildPlan(cfg: Config): BuiltPlan {
+export function buildPlan(cfg: Config, opts: PlanOptions = {}): BuiltPlan {
+  const ids = opts.ids ?? new IdRegistry();
+  const isUp = opts.isUp ?? (() => true);
+  const planned: PlannedRealServer[] = [];
   const workers = cfg.dpdk.lcores.workers.length;
   const portIdx = new Map(cfg.ports.map((p, i) => [p.name, i]));
 
@@ -108,20 +132,27 @@ export function buildPlan(cfg: Config): BuiltPlan {
   const services: NativePlan['services'] = [];
   const realServers: NativePlan['realServers'] = [];
   const sched: number[] = [];
-  for (const [si, s] of cfg.services.entries()) {
+  for (const s of cfg.services) {
     const base = realServers.length;
+    const skey = serviceKey(s);
+    const weights: number[] = [];
     for (const rs of s.real_servers) {
       const ip = parseIPv4(rs.address);
       const hop = route(cfg, ip, portIdx);
       if (!hop) throw new PlanError(`service ${s.name}: no route to real server ${rs.address}`);
-      realServers.push({ ip, port: rs.port, id: realServers.length, portIdx: hop.portIdx, nexthop: hop.nexthop });
+      const key = realServerKey(skey, rs);
+      const id = ids.realServerId(key);
+      const up = isUp(key);
+      realServers.push({ ip, port: rs.port, id, portIdx: hop.portIdx, nexthop: hop.nexthop });
+      planned.push({ id, key, service: s.name, address: rs.address, port: rs.port, weight: rs.weight, up });
+      weights.push(up ? rs.weight : 0);
     }
-    const table = schedTable(s.scheduler, s.real_servers.map((r) => r.weight));
+    const table = schedTable(s.scheduler, weights);
     services.push({
       vip: parseIPv4(s.vip),
       port: s.port,
       proto: PROTO[s.protocol],
-      id: si,
+      id: ids.serviceId(skey),
       schedFirst: sched.length,
       schedLen: table.length,
       pool: poolIdx.get(s.local_addresses)!,
@@ -156,10 +187,11 @@ export function buildPlan(cfg: Config): BuiltPlan {
     // the kernel's own connections would collide with sessions' ports.
     locals: [...arp].map(([ip, arpPorts]) => ({ ip, arpPorts, lip: lipSet.has(ip), kernel: portAddrs.has(ip) && !lipSet.has(ip) })),
     timeouts: TIMEOUT_ORDER.map((k) => cfg.sessions.timeouts[k]),
+    resetRealServers: opts.reset ?? [],
   };
 
   const memoryNeededMb = Math.ceil(
     BASE_MEMORY_MB + (start.mbufs * MBUF_BYTES + workers * start.sessionsMax * SESSION_BYTES) / (1 << 20),
   );
-  return { start, plan, memoryNeededMb };
+  return { start, plan, realServers: planned, memoryNeededMb };
 }

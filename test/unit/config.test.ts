@@ -66,6 +66,7 @@ describe('config: good files', () => {
       port: 80,
       protocol: 'tcp',
       scheduler: 'wrr',
+      removed_servers: 'drain',
       local_addresses: 'lan-pool',
       real_servers: [
         { address: '198.19.0.2', port: 8080, weight: 3 },
