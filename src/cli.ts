@@ -1,11 +1,17 @@
 #!/usr/bin/env node
 // fullnat command line: start, check, demo.
+import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
+import YAML from 'yaml';
 import { ConfigError } from './config/errors';
+import { DEFAULT_CONTROL_SOCKET } from './config/schema';
 import { loadConfig } from './config/load';
 import type { Config } from './config/schema';
 import { ealArgs, EalError } from './dpdk/eal';
-import { Gateway } from './gateway';
+import { Gateway, type ReloadResult, type ServiceListing } from './gateway';
+import { listView, sessionsView } from './control/views';
+import { createMetrics, serveMetrics } from './metrics';
+import type { NativeSession } from './native';
 import { createLogger } from './log';
 import { loadNative } from './native';
 import { buildPlan, PlanError } from './plan/build';
@@ -19,6 +25,13 @@ commands:
   start -c FILE     run the gateway in the foreground (SIGTERM/SIGINT stop it)
   check -c FILE     validate a config file without starting anything
   stats -c FILE     counters of the running gateway, per worker (--json: raw)
+  list -c FILE      services and real servers: weight, health, sessions (--json)
+  sessions -c FILE  live sessions [--vip IP] [--server IP] [--client IP] [--limit N] (--json)
+  reload -c FILE    make the running gateway re-read its config (same as SIGHUP);
+                    prints what changed, or the errors (the running config stays)
+
+stats, list, sessions and reload find the gateway through the config's
+control.socket, or --socket PATH.
   demo [-n N]       build namespaces, start the gateway and real servers,
                     send N requests (default 30) through the VIP, show the result
 `;
@@ -55,27 +68,99 @@ function check(file: string | undefined): void {
 }
 
 async function stats(file: string | undefined, json: boolean): Promise<void> {
-  const cfg = configFrom({ config: file });
+  const s = (await ask(file, '/stats')) as StatsSnapshot & { ports: PortSteering[] };
+  process.stdout.write(json ? JSON.stringify(s, null, 2) + '\n' : statsTable(s, s.ports));
+}
+
+/**
+ * The running gateway's control socket: --socket, else the config's
+ * control.socket. A config with errors still names its socket (that is how
+ * `fullnat reload` gets the gateway to report those errors).
+ */
+function socketOf(file: string | undefined, socket: string | undefined): string {
+  if (socket) return socket;
+  if (!file) fail('missing -c FILE (or --socket PATH)\n\n' + USAGE, 2);
+  let doc: unknown;
   try {
-    const s = (await request(cfg.control.socket, '/stats')) as StatsSnapshot & { ports: PortSteering[] };
-    process.stdout.write(json ? JSON.stringify(s, null, 2) + '\n' : statsTable(s, s.ports));
+    doc = YAML.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    fail(`${file}: ${(e as Error).message}`);
+  }
+  const s = (doc as { control?: { socket?: unknown } } | null)?.control?.socket;
+  return typeof s === 'string' ? s : DEFAULT_CONTROL_SOCKET;
+}
+
+let socketFlag: string | undefined;
+
+/** Ask the running gateway (found through the config's control socket). */
+async function ask(file: string | undefined, path: string, method: 'GET' | 'POST' = 'GET', timeoutMs = 10000): Promise<unknown> {
+  const socket = socketOf(file, socketFlag);
+  try {
+    return await request(socket, path, timeoutMs, method);
   } catch (e) {
     fail((e as Error).message);
   }
+}
+
+async function list(file: string | undefined, json: boolean): Promise<void> {
+  const services = (await ask(file, '/list')) as ServiceListing[];
+  process.stdout.write(json ? JSON.stringify(services, null, 2) + '\n' : listView(services));
+}
+
+async function sessions(file: string | undefined, v: Record<string, string | boolean | undefined>): Promise<void> {
+  const q = new URLSearchParams();
+  for (const k of ['vip', 'server', 'client', 'limit'] as const) if (typeof v[k] === 'string') q.set(k, v[k] as string);
+  const limit = Number(v.limit ?? 100);
+  const list = (await ask(file, `/sessions?${q}`)) as NativeSession[];
+  process.stdout.write(v.json ? JSON.stringify(list, null, 2) + '\n' : sessionsView(list, limit));
+}
+
+async function reload(file: string | undefined): Promise<void> {
+  const r = (await ask(file, '/reload', 'POST', 60000)) as ReloadResult;
+  if (r.ok) {
+    const c = Object.entries(r.changes).filter(([, v]) => v.length);
+    process.stdout.write(`reloaded${c.length ? ': ' + c.map(([k, v]) => `${k} ${v.join(', ')}`).join('; ') : ' (nothing changed)'}\n`);
+  } else {
+    fail(`reload rejected, the running config stays:\n${r.errors.join('\n')}`);
+  }
+}
+
+function limitOf(q: URLSearchParams): number {
+  const n = Number(q.get('limit') ?? 100);
+  if (!Number.isInteger(n) || n < 1 || n > 1000000) throw new Error('limit: expected an integer 1..1000000');
+  return n;
 }
 
 async function start(file: string | undefined): Promise<void> {
   const cfg = configFrom({ config: file });
   const log = createLogger(cfg.log.level);
   const gw = new Gateway(cfg, loadNative(), log);
+  const reloadNow = (why: string) => {
+    log.info({ file, trigger: why }, 'reloading');
+    return gw.reloadFile(file!);
+  };
   const control = new ControlServer(cfg.control.socket, {
     '/stats': () => ({ ...gw.stats(), ports: gw.ports() }),
+    '/list': () => gw.list(),
+    '/health': () => gw.healthStates(),
+    '/sessions': (q) =>
+      gw.sessions({ vip: q.get('vip') ?? undefined, server: q.get('server') ?? undefined, client: q.get('client') ?? undefined }, limitOf(q)),
+    'POST /reload': () => {
+      const r = reloadNow('fullnat reload');
+      return r.ok ? r : { ...r, status: 422 };
+    },
   });
+  let metrics: import('node:http').Server | null = null;
   try {
     await control.listen();
     gw.start();
+    if (cfg.stats.listen) {
+      metrics = await serveMetrics(createMetrics(gw), cfg.stats.listen);
+      log.info({ listen: cfg.stats.listen }, 'metrics at /metrics');
+    }
   } catch (e) {
     log.fatal({ err: (e as Error).message }, 'gateway failed to start');
+    metrics?.close();
     control.close();
     gw.stop();
     gw.release();
@@ -86,6 +171,7 @@ async function start(file: string | undefined): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
+    metrics?.close();
     control.close();
     const stats = gw.stop();
     gw.release();
@@ -94,8 +180,8 @@ async function start(file: string | undefined): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  // Without a handler SIGHUP would kill the process and every session with it.
-  process.on('SIGHUP', () => log.warn('SIGHUP: live reload is not implemented yet; the running config stays'));
+  // SIGHUP reloads; a bad file is logged with its errors and changes nothing.
+  process.on('SIGHUP', () => reloadNow('SIGHUP'));
   // Keep the event loop alive: the data plane runs on its own threads.
   setInterval(() => {}, 1 << 30);
 }
@@ -108,10 +194,16 @@ async function main(): Promise<void> {
       config: { type: 'string', short: 'c' },
       requests: { type: 'string', short: 'n' },
       json: { type: 'boolean' },
+      vip: { type: 'string' },
+      server: { type: 'string' },
+      client: { type: 'string' },
+      limit: { type: 'string' },
+      socket: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: false,
   });
+  socketFlag = values.socket;
   if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h' || values.help) {
     process.stdout.write(USAGE);
     return;
@@ -123,6 +215,12 @@ async function main(): Promise<void> {
       return start(values.config);
     case 'stats':
       return stats(values.config, values.json === true);
+    case 'list':
+      return list(values.config, values.json === true);
+    case 'sessions':
+      return sessions(values.config, values);
+    case 'reload':
+      return reload(values.config);
     case 'demo': {
       const { runDemo } = await import('./demo/run');
       process.exitCode = await runDemo({ requests: values.requests ? Number(values.requests) : undefined, config: values.config });

@@ -1,34 +1,77 @@
-// The gateway's lifecycle: EAL, ports and workers up from a config; stats
-// pulled periodically; a clean stop. Signals are wired by the CLI.
+// The gateway's lifecycle: EAL, ports and workers up from a config; live
+// reloads and health verdicts republished as plans; stats; a clean stop.
+// Signals and the control socket are wired by the CLI.
+import { ConfigError } from './config/errors';
+import { formatIPv4, parseIPv4 } from './config/net';
+import { loadConfig } from './config/load';
 import type { Config } from './config/schema';
-import { formatIPv4 } from './config/net';
 import { checkDevices } from './dpdk/devices';
 import { ealArgs, filePrefix, removeRuntimeDir } from './dpdk/eal';
 import { setupKernelInterfaces } from './dpdk/kernel';
+import { HealthMonitor, type HealthState } from './health';
+import { healthTargets } from './health/targets';
 import type { Logger } from './log';
-import type { Native, NativePortInfo } from './native';
-import { buildPlan } from './plan/build';
+import type { Native, NativePortInfo, NativeSession } from './native';
+import { buildPlan, type PlannedRealServer } from './plan/build';
+import { IdRegistry, serviceKey } from './plan/ids';
+import { describeChanges, liveChangeErrors, serversToReset, type ConfigChanges } from './reload';
 import { nonZero, readStats, type StatsSnapshot } from './stats';
+
+export type ReloadResult = { ok: true; changes: ConfigChanges } | { ok: false; errors: string[] };
+
+export interface ServiceListing {
+  name: string;
+  vip: string;
+  port: number;
+  protocol: string;
+  scheduler: string;
+  real_servers: (PlannedRealServer & { health: 'up' | 'down' | 'unchecked'; active: number; created: number; last_error: string | null })[];
+}
 
 export class Gateway {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
+  private cfg: Config;
+  private readonly ids = new IdRegistry();
+  private readonly resetKeys = new Set<string>();
+  private planned: PlannedRealServer[] = [];
+  private readonly health: HealthMonitor;
+  private generation = 0;
 
   constructor(
-    private readonly cfg: Config,
+    cfg: Config,
     private readonly native: Native,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.cfg = cfg;
+    this.health = new HealthMonitor(log.child({ component: 'health' }));
+    this.health.on('change', (s: HealthState) => {
+      if (this.running) this.publish(`health: ${s.key} ${s.up ? 'up' : 'down'}`);
+    });
+  }
+
+  config(): Config {
+    return this.cfg;
+  }
+
+  private build(cfg: Config) {
+    return buildPlan(cfg, {
+      ids: this.ids,
+      isUp: (key) => this.health.isUp(key),
+      reset: [...this.resetKeys].map((k) => this.ids.realServers().get(k)).filter((id): id is number => id !== undefined),
+    });
+  }
 
   /** Throws with a message naming the cause (config, EAL, device, memory). */
   start(): void {
-    const built = buildPlan(this.cfg);
+    const built = this.build(this.cfg);
     const args = ealArgs(this.cfg, built.memoryNeededMb);
     const bad = checkDevices(this.cfg);
     if (bad.length) throw new Error(bad.join('; '));
     this.log.debug({ eal: args }, 'EAL arguments');
     this.native.ealInit(args);
     this.native.start(built.start, built.plan);
+    this.planned = built.realServers;
     this.running = true;
     setupKernelInterfaces(this.cfg, this.log);
     this.cfg.ports.forEach((p, i) => {
@@ -38,6 +81,7 @@ export class Gateway {
         this.log.warn({ port: p.name, spreading: info.spreading }, 'client flows cannot be spread over the workers on this port');
       }
     });
+    this.health.update(healthTargets(this.cfg));
     this.log.info(
       {
         workers: this.cfg.dpdk.lcores.workers,
@@ -48,10 +92,80 @@ export class Gateway {
       'gateway ready',
     );
     this.watchNeighbours();
+    this.startStatsTimer();
+  }
+
+  private startStatsTimer(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
     if (this.cfg.stats.interval_s > 0) {
       this.timer = setInterval(() => this.log.info({ stats: nonZero(this.stats().total) }, 'stats'), this.cfg.stats.interval_s * 1000);
       this.timer.unref();
     }
+  }
+
+  /** Build and publish a plan for the current config (after health changes). */
+  private publish(reason: string): void {
+    const built = this.build(this.cfg);
+    this.native.apply(built.plan);
+    this.planned = built.realServers;
+    this.generation++;
+    this.releaseIds();
+    this.log.info({ reason, generation: this.generation }, 'plan published');
+  }
+
+  /** Ids of servers that are gone and hold no session can serve new servers. */
+  private releaseIds(): void {
+    const { active } = this.native.readRealServers(this.ids.realServerIdLimit());
+    this.ids.release(this.cfg, (id) => active[id] ?? 0);
+    for (const k of this.resetKeys) if (!this.ids.realServers().has(k)) this.resetKeys.delete(k);
+  }
+
+  /**
+   * Apply a new config live. Nothing changes unless everything validates:
+   * a setting that needs a restart, or a plan the data plane refuses, leaves
+   * the running config serving.
+   */
+  reload(next: Config): ReloadResult {
+    if (!this.running) return { ok: false, errors: ['the gateway is not running'] };
+    const errors = liveChangeErrors(this.cfg, next);
+    if (errors.length) return { ok: false, errors };
+    const changes = describeChanges(this.cfg, next);
+    const resetNow = serversToReset(this.cfg, next);
+    resetNow.forEach((k) => this.resetKeys.add(k));
+    try {
+      const built = this.build(next);
+      this.native.apply(built.plan);
+      this.planned = built.realServers;
+    } catch (e) {
+      resetNow.forEach((k) => this.resetKeys.delete(k));
+      return { ok: false, errors: [(e as Error).message] };
+    }
+    const old = this.cfg;
+    this.cfg = next;
+    this.generation++;
+    this.releaseIds();
+    if (!isSameRoutes(old, next)) setupKernelInterfaces(next, this.log);
+    this.health.update(healthTargets(next));
+    if (old.stats.interval_s !== next.stats.interval_s) this.startStatsTimer();
+    this.log.level = next.log.level;
+    this.log.info({ changes, generation: this.generation }, 'config reloaded');
+    return { ok: true, changes };
+  }
+
+  /** Reload from a file: its errors (FILE:LINE:COL) come back, the running config stays. */
+  reloadFile(file: string): ReloadResult {
+    let next: Config;
+    try {
+      next = loadConfig(file);
+    } catch (e) {
+      const errors = e instanceof ConfigError ? e.format().split('\n') : [(e as Error).message];
+      this.log.error({ file, errors }, 'reload rejected: the running config stays');
+      return { ok: false, errors };
+    }
+    const r = this.reload(next);
+    if (!r.ok) this.log.error({ file, errors: r.errors }, 'reload rejected: the running config stays');
+    return r;
   }
 
   stats(): StatsSnapshot {
@@ -63,29 +177,63 @@ export class Gateway {
     return this.cfg.ports.map((p, i) => ({ name: p.name, ...(this.native.portInfo(i) ?? {}) }));
   }
 
+  /** Services and their servers as `ipvsadm -Ln` shows them, plus health. */
+  list(): ServiceListing[] {
+    const { active, created } = this.native.readRealServers(this.ids.realServerIdLimit());
+    const health = new Map(this.health.states().map((s) => [s.key, s]));
+    return this.cfg.services.map((s) => ({
+      name: s.name,
+      vip: s.vip,
+      port: s.port,
+      protocol: s.protocol,
+      scheduler: s.scheduler,
+      real_servers: this.planned
+        .filter((r) => r.key.startsWith(serviceKey(s) + ' '))
+        .map((r) => {
+          const h = health.get(r.key);
+          return {
+            ...r,
+            health: h ? (h.up ? 'up' : 'down') : 'unchecked',
+            active: active[r.id] ?? 0,
+            created: created[r.id] ?? 0,
+            last_error: h?.lastError ?? null,
+          } as const;
+        }),
+    }));
+  }
+
+  healthStates(): HealthState[] {
+    return this.health.states();
+  }
+
+  /** Up to `limit` sessions, filtered by VIP, real server or client address. */
+  sessions(filter: { vip?: string; server?: string; client?: string }, limit: number): NativeSession[] {
+    const ip = (s?: string) => (s ? parseIPv4(s) : undefined);
+    return this.native.sessions({ vip: ip(filter.vip), rip: ip(filter.server), cip: ip(filter.client) }, limit);
+  }
+
   /** Log each next hop once it resolves, so an operator sees when forwarding can start. */
   private watchNeighbours(): void {
     const seen = new Set<string>();
     const tick = () => {
       if (!this.running) return;
-      let pending = 0;
       for (const n of this.native.neighbours()) {
         const key = `${n.portIdx}/${n.ip}`;
         if (n.resolved && !seen.has(key)) {
           seen.add(key);
           this.log.info({ ip: formatIPv4(n.ip), port: this.cfg.ports[n.portIdx]?.name, mac: n.mac }, 'neighbour resolved');
         }
-        if (!n.resolved) pending++;
       }
-      if (pending > 0 || seen.size === 0) setTimeout(tick, 200).unref();
+      setTimeout(tick, 500).unref();
     };
     tick();
   }
 
-  /** Stops workers and ports; returns the final counters. Idempotent. */
+  /** Stops health checks, workers and ports; returns the final counters. Idempotent. */
   stop(): StatsSnapshot {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.health.stop();
     if (this.running) this.native.stop();
     this.running = false;
     return this.stats();
@@ -96,4 +244,8 @@ export class Gateway {
     this.native.ealCleanup();
     removeRuntimeDir(filePrefix(this.cfg));
   }
+}
+
+function isSameRoutes(a: Config, b: Config): boolean {
+  return JSON.stringify(a.routes) === JSON.stringify(b.routes);
 }

@@ -221,11 +221,34 @@ const sessionsSchema = z
   })
   .strict();
 
+// Active health checks (see docs/health.md); defaults match HEALTH_CHECK_DEFAULTS.
+const httpCheckSchema = z
+  .object({
+    path: pattern(/^\/[^\s]*$/, 'a path starting with "/" without spaces'),
+    status: int(100, 599),
+    body: z.string().nullable(),
+    host: z.string().nullable(),
+  })
+  .strict();
+const healthFields = {
+  type: z.enum(['tcp', 'http']),
+  interval_s: z.number().positive().max(3600),
+  timeout_ms: int(1, 600000),
+  rise: int(1, 1000),
+  fall: int(1, 1000),
+  port: l4port.nullable(), // probe another port than the server's; null: the server's
+  http: httpCheckSchema.partial(),
+};
+const healthSchema = z.object(healthFields).partial().strict();
+export type HealthConfig = z.infer<typeof healthSchema>;
+
 const realServerSchema = z
   .object({
     address: ipv4,
     port: l4port,
     weight: int(0, 65535).default(1),
+    // Overrides the service's health check for this server; false: never checked.
+    health: z.union([z.literal(false), healthSchema]).nullable().default(null),
   })
   .strict();
 
@@ -239,6 +262,8 @@ const serviceSchema = z
     // When a reload removes a real server: its sessions drain (run until they
     // end) or are reset (TCP RST to whichever side speaks next).
     removed_servers: z.enum(['drain', 'reset']).default('drain'),
+    // Health checks for every server of the service; null: none (servers count as up).
+    health: healthSchema.nullable().default(null),
     local_addresses: z.string(),
     real_servers: z
       .array(realServerSchema)
@@ -256,6 +281,8 @@ const serviceSchema = z
   })
   .strict();
 
+export const DEFAULT_CONTROL_SOCKET = '/run/fullnat/fullnat.sock';
+
 export const configSchema = z
   .object({
     dpdk: dpdkSchema,
@@ -264,9 +291,27 @@ export const configSchema = z
     local_addresses: z.record(pattern(OBJ_NAME, 'a pool name matching [A-Za-z0-9][A-Za-z0-9_.-]{0,63}'), poolSchema).default(() => ({})),
     sessions: sessionsSchema.default({}),
     services: z.array(serviceSchema).default(() => []),
-    stats: z.object({ interval_s: int(0, 3600).default(10) }).strict().default({}),
+    stats: z
+      .object({
+        interval_s: int(0, 3600).default(10),
+        // Prometheus metrics (GET /metrics); null: off. Read-only, but a
+        // non-loopback address must be allowed explicitly.
+        listen: pattern(/^(\d{1,3}(\.\d{1,3}){3}):(\d{1,5})$/, 'ADDRESS:PORT like 127.0.0.1:9901').nullable().default('127.0.0.1:9901'),
+        allow_remote: z.boolean().default(false),
+      })
+      .strict()
+      .superRefine((s, ctx) => {
+        if (s.listen && !s.listen.startsWith('127.') && !s.allow_remote) {
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            path: ['listen'],
+            message: `expected a loopback address (127.0.0.0/8) unless stats.allow_remote is true, got ${describeValue(s.listen)}`,
+          });
+        }
+      })
+      .default({}),
     control: z
-      .object({ socket: pattern(/^\/.{1,100}$/, 'an absolute path for a unix socket').default('/run/fullnat/fullnat.sock') })
+      .object({ socket: pattern(/^\/.{1,100}$/, 'an absolute path for a unix socket').default(DEFAULT_CONTROL_SOCKET) })
       .strict()
       .default({}),
     log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') }).strict().default({}),

@@ -1,11 +1,13 @@
 // The gateway's local control endpoint: HTTP over a unix socket (file
-// permissions decide who may ask). Read-only for now: /stats.
+// permissions decide who may ask). Routes are "METHOD /path" (a bare "/path"
+// is GET); a handler returns the JSON body, or a promise of it; a handler's
+// { status } field, when present, sets the HTTP status.
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 
-export type Handler = () => unknown;
+export type Handler = (query: URLSearchParams) => unknown;
 
 /** Is something answering on this unix socket? */
 function alive(socket: string): Promise<boolean> {
@@ -36,20 +38,23 @@ export class ControlServer {
       fs.unlinkSync(this.socket); // left by a gateway that died
     }
     const server = http.createServer((req, res) => {
-      const route = this.routes[(req.url ?? '/').split('?')[0]!];
-      if (req.method !== 'GET' || !route) {
-        res.writeHead(404, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: `no such endpoint: ${req.method} ${req.url}`, endpoints: Object.keys(this.routes) }));
+      const url = new URL(req.url ?? '/', 'http://local');
+      const route = this.routes[`${req.method} ${url.pathname}`] ?? (req.method === 'GET' ? this.routes[url.pathname] : undefined);
+      const reply = (status: number, body: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      };
+      if (!route) {
+        reply(404, { error: `no such endpoint: ${req.method} ${url.pathname}`, endpoints: Object.keys(this.routes) });
         return;
       }
-      try {
-        const body = JSON.stringify(route());
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(body);
-      } catch (e) {
-        res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: (e as Error).message }));
-      }
+      req.resume(); // bodies are not used: drain them
+      Promise.resolve()
+        .then(() => route(url.searchParams))
+        .then(
+          (body) => reply(typeof (body as { status?: unknown })?.status === 'number' ? (body as { status: number }).status : 200, body),
+          (e: Error) => reply(500, { error: e.message }),
+        );
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -75,18 +80,20 @@ export class ControlServer {
   }
 }
 
-/** GET path from a gateway's control socket, parsed as JSON. */
-export function request(socket: string, urlPath: string, timeoutMs = 5000): Promise<unknown> {
+/** GET (or POST) path from a gateway's control socket, parsed as JSON. */
+export function request(socket: string, urlPath: string, timeoutMs = 5000, method: 'GET' | 'POST' = 'GET'): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ socketPath: socket, path: urlPath, timeout: timeoutMs }, (res) => {
+    const req = http.request({ socketPath: socket, path: urlPath, timeout: timeoutMs, method }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));
       res.on('end', () => {
         try {
           const parsed = JSON.parse(body) as unknown;
-          if (res.statusCode !== 200) reject(new Error((parsed as { error?: string }).error ?? `HTTP ${res.statusCode}`));
-          else resolve(parsed);
+          // Answers that carry their own verdict (reload: { ok, errors }) are returned as they are.
+          if (res.statusCode !== 200 && !(parsed && typeof parsed === 'object' && 'ok' in parsed)) {
+            reject(new Error((parsed as { error?: string }).error ?? `HTTP ${res.statusCode}`));
+          } else resolve(parsed);
         } catch (e) {
           reject(e as Error);
         }
@@ -98,5 +105,6 @@ export function request(socket: string, urlPath: string, timeoutMs = 5000): Prom
         reject(new Error(`no gateway is running on ${socket} (${e.code}); start one with fullnat start -c FILE`));
       } else reject(e);
     });
+    req.end();
   });
 }

@@ -9,7 +9,7 @@ export interface HttpCheckConfig {
   status: number;
   /** Substring the first 64 KiB of the body must contain; null/absent/"" = no body check. */
   body?: string | null;
-  /** Host header; null/absent = the target's address (with ":port" unless 80). */
+  /** Host header; null/absent/"" = the target's address (with ":port" unless 80). */
   host?: string | null;
 }
 
@@ -117,10 +117,11 @@ export function normalizeTarget(t: HealthTarget): HealthTarget {
     }
     if (!isInt(h.status, 100, 599)) fail(key, 'check.http.status', 'an integer 100..599', h.status);
     if (h.body != null && typeof h.body !== 'string') fail(key, 'check.http.body', 'a string or null', h.body);
-    if (h.host != null && (typeof h.host !== 'string' || h.host === '' || UNSAFE.test(h.host))) {
+    if (h.host != null && (typeof h.host !== 'string' || UNSAFE.test(h.host))) {
       fail(key, 'check.http.host', 'a host name without spaces or control characters, or null', h.host);
     }
-    check.http = Object.freeze({ path: h.path, status: h.status, body: h.body || null, host: h.host ?? null });
+    // "" means "not set" for both, as null does.
+    check.http = Object.freeze({ path: h.path, status: h.status, body: h.body || null, host: h.host || null });
   }
   return Object.freeze({ key, address: t.address, port: t.port, check: Object.freeze(check) });
 }

@@ -190,7 +190,7 @@ export class HealthMonitor extends EventEmitter {
     const server = hostPort(s.address, s.port);
     if (s.up && s.consecutive >= c.fall) {
       this.flip(s);
-      this.log.warn({ key: s.key, server, reason: error, failures: c.fall }, 'real server down');
+      this.log.warn({ key: s.key, server, reason: error, consecutive_failures: c.fall }, 'real server down');
     } else if (!s.up && s.consecutive >= c.rise) {
       const downMs = this.now() - s.since;
       this.flip(s);

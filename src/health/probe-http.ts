@@ -3,7 +3,7 @@
 import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import { isIPv6 } from 'node:net';
 import { HTTP_BODY_LIMIT, HEALTH_CHECK_DEFAULTS, hostPort, type HealthTarget } from './check';
-import { describeError, timeoutReason, type Probe, type ProbeDone } from './probe';
+import { deadline, describeError, timeoutReason, type Probe, type ProbeDone } from './probe';
 
 type Phase = 'connect' | 'response' | 'body';
 
@@ -37,7 +37,7 @@ export const httpProbe: Probe = (t: HealthTarget, done: ProbeDone) => {
   const end = (): boolean => {
     if (finished) return false;
     finished = true;
-    clearTimeout(timer);
+    clearDeadline();
     res?.destroy();
     req?.destroy();
     return true;
@@ -45,7 +45,7 @@ export const httpProbe: Probe = (t: HealthTarget, done: ProbeDone) => {
   const finish = (error: string | null): void => {
     if (end()) done(error);
   };
-  const timer = setTimeout(() => finish(timeoutReason(ms, TIMEOUT_DETAIL[phase])), ms);
+  const clearDeadline = deadline(ms, () => finish(timeoutReason(ms, TIMEOUT_DETAIL[phase])));
 
   try {
     req = request({

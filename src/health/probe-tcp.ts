@@ -2,7 +2,7 @@
 // timeout; the connection is closed at once and nothing is sent.
 import { connect } from 'node:net';
 import type { HealthTarget } from './check';
-import { describeError, timeoutReason, type Probe, type ProbeDone } from './probe';
+import { deadline, describeError, timeoutReason, type Probe, type ProbeDone } from './probe';
 
 export const tcpProbe: Probe = (t: HealthTarget, done: ProbeDone) => {
   const ms = t.check.timeout_ms;
@@ -13,14 +13,14 @@ export const tcpProbe: Probe = (t: HealthTarget, done: ProbeDone) => {
   const end = (): boolean => {
     if (finished) return false;
     finished = true;
-    clearTimeout(timer);
+    clearDeadline();
     socket?.destroy();
     return true;
   };
   const finish = (error: string | null): void => {
     if (end()) done(error);
   };
-  const timer = setTimeout(() => finish(timeoutReason(ms)), ms);
+  const clearDeadline = deadline(ms, () => finish(timeoutReason(ms)));
   let socket: ReturnType<typeof connect> | undefined;
   try {
     socket = connect({ host: t.address, port: t.port });

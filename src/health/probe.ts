@@ -29,3 +29,18 @@ export function describeError(err: unknown, phase: string): string {
 export function timeoutReason(ms: number, detail = ''): string {
   return `timeout after ${ms} ms${detail}`;
 }
+
+/**
+ * Calls onExpire after ms unless cleared first; returns the clear function.
+ * The verdict waits one more turn (setImmediate runs after the poll phase):
+ * if the event loop was busy past the deadline, an answer already sitting in
+ * the socket is read first instead of being declared a timeout.
+ */
+export function deadline(ms: number, onExpire: () => void): () => void {
+  let immediate: NodeJS.Immediate | null = null;
+  const timer = setTimeout(() => (immediate = setImmediate(onExpire)), ms);
+  return () => {
+    clearTimeout(timer);
+    if (immediate !== null) clearImmediate(immediate);
+  };
+}

@@ -5,6 +5,7 @@ import type { Config } from '../../src/config/schema';
 import { ealArgs, removeRuntimeDir } from '../../src/dpdk/eal';
 import { loadNative, type Native } from '../../src/native';
 import { buildPlan } from '../../src/plan/build';
+import { IdRegistry, realServerKey, serviceKey } from '../../src/plan/ids';
 import { readStats, type Counters } from '../../src/stats';
 
 let ealDone = false;
@@ -13,7 +14,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class RingGateway {
   readonly native: Native;
-  readonly cfg: Config;
+  cfg: Config;
+  /** Stable ids across apply() calls, as the gateway keeps them. */
+  readonly ids = new IdRegistry();
   private readonly portIdx: Map<string, number>;
 
   private constructor(cfg: Config) {
@@ -26,7 +29,7 @@ export class RingGateway {
   static start(yaml: string): RingGateway {
     const cfg = parseConfig(yaml, 'fixture.yaml');
     const gw = new RingGateway(cfg);
-    const built = buildPlan(cfg);
+    const built = buildPlan(cfg, { ids: gw.ids });
     if (!ealDone) {
       const prefix = `fntest${process.pid}`;
       gw.native.ealInit(ealArgs(cfg, built.memoryNeededMb, { defaultPrefix: prefix }));
@@ -74,6 +77,24 @@ export class RingGateway {
   async quiet(port: string, ms = 150, queue = 0): Promise<Buffer[]> {
     await sleep(ms);
     return this.native.ringDrain(this.idx(port), queue);
+  }
+
+  /**
+   * Publish a new plan from YAML, as a reload does (same ports and EAL).
+   * down: real-server keys ("VIP:port/proto address:port") health marks down;
+   * reset: real-server keys whose sessions must be reset.
+   */
+  apply(yaml: string, opts: { down?: string[]; reset?: string[] } = {}): void {
+    const cfg = parseConfig(yaml, 'fixture.yaml');
+    const down = new Set(opts.down ?? []);
+    const reset = (opts.reset ?? []).map((k) => this.ids.realServerId(k));
+    this.native.apply(buildPlan(cfg, { ids: this.ids, isUp: (k) => !down.has(k), reset }).plan);
+    this.cfg = cfg;
+  }
+
+  /** The key a real server has in plans, health and ids. */
+  static rsKey(service: { vip: string; port: number; protocol: string }, rs: { address: string; port: number }): string {
+    return realServerKey(serviceKey(service), rs);
   }
 
   counters(): Counters {

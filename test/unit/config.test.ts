@@ -67,15 +67,16 @@ describe('config: good files', () => {
       protocol: 'tcp',
       scheduler: 'wrr',
       removed_servers: 'drain',
+      health: null,
       local_addresses: 'lan-pool',
       real_servers: [
-        { address: '198.19.0.2', port: 8080, weight: 3 },
-        { address: '198.19.130.7', port: 8080, weight: 0 },
+        { address: '198.19.0.2', port: 8080, weight: 3, health: null },
+        { address: '198.19.130.7', port: 8080, weight: 0, health: null },
       ],
     });
     assert.equal(c.services[1]?.scheduler, 'rr');
     assert.equal(c.services[1]?.real_servers[0]?.weight, 1);
-    assert.deepEqual(c.stats, { interval_s: 0 });
+    assert.deepEqual(c.stats, { interval_s: 0, listen: '127.0.0.1:9901', allow_remote: false });
     assert.deepEqual(c.log, { level: 'debug' });
   });
 
@@ -101,7 +102,7 @@ describe('config: good files', () => {
         timeouts: { tcp_syn: 30, tcp_established: 900, tcp_fin: 30, tcp_time_wait: 5, tcp_close: 5, udp: 60 },
       },
       services: [],
-      stats: { interval_s: 10 },
+      stats: { interval_s: 10, listen: '127.0.0.1:9901', allow_remote: false },
       control: { socket: '/run/fullnat/fullnat.sock' },
       log: { level: 'info' },
     });
@@ -162,7 +163,7 @@ describe('config: schema errors', () => {
       ['many-errors.yaml:22:16: services[0].scheduler: ', 'expected one of rr, wrr, got string "maglev"'],
       ['many-errors.yaml:24:19: services[0].real_servers: ', 'non-empty list'],
       ['many-errors.yaml:25:22: stats.interval_s: ', 'in 0..3600, got -1'],
-      ['many-errors.yaml:25:26: stats.listen: ', 'got unknown key "listen"'],
+      ['many-errors.yaml:25:26: stats.lisen: ', 'got unknown key "lisen"'],
       ['many-errors.yaml:26:15: log.level: ', 'got string "verbose"'],
     ];
     assert.equal(lines.length, expected.length, lines.join('\n'));

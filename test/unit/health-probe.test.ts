@@ -1,6 +1,6 @@
 // The TCP and HTTP probes on their own: verdicts, reasons, the 64 KiB body
 // cap, cancellation, and that every probe leaves its socket closed.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
@@ -14,7 +14,8 @@ interface Server {
   close: () => Promise<void>;
 }
 
-function listen(srv: net.Server): Promise<Server> {
+/** Registers its own close with t.after, so a failed assertion never leaves a server keeping the file alive. */
+function listen(t: TestContext, srv: net.Server): Promise<Server> {
   const sockets = new Set<net.Socket>();
   srv.on('connection', (s: net.Socket) => {
     sockets.add(s);
@@ -22,8 +23,8 @@ function listen(srv: net.Server): Promise<Server> {
     s.on('error', () => {});
   });
   return new Promise((resolve) =>
-    srv.listen(0, '127.0.0.1', () =>
-      resolve({
+    srv.listen(0, '127.0.0.1', () => {
+      const server: Server = {
         port: (srv.address() as net.AddressInfo).port,
         open: () => sockets.size,
         close: () =>
@@ -31,14 +32,16 @@ function listen(srv: net.Server): Promise<Server> {
             for (const s of sockets) s.destroy();
             srv.close(() => r());
           }),
-      }),
-    ),
+      };
+      t.after(() => (srv.listening ? server.close() : undefined));
+      resolve(server);
+    }),
   );
 }
 
 /** A raw TCP server whose handler writes whatever bytes the test wants. */
-const raw = (onConn: (s: net.Socket) => void): Promise<Server> => listen(net.createServer(onConn));
-const web = (h: http.RequestListener): Promise<Server> => listen(http.createServer(h));
+const raw = (t: TestContext, onConn: (s: net.Socket) => void): Promise<Server> => listen(t, net.createServer(onConn));
+const web = (t: TestContext, h: http.RequestListener): Promise<Server> => listen(t, http.createServer(h));
 
 async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -58,8 +61,8 @@ function run(probe: Probe, port: number, check: Partial<HealthCheckConfig> = {})
   return new Promise((resolve) => probe(t, resolve));
 }
 
-async function closedPort(): Promise<number> {
-  const s = await raw(() => {});
+async function closedPort(t: TestContext): Promise<number> {
+  const s = await raw(t, () => {});
   await s.close();
   return s.port;
 }
@@ -67,7 +70,7 @@ async function closedPort(): Promise<number> {
 // Each row: a server's behaviour -> the probe's verdict, with one line saying why.
 interface Row {
   what: string;
-  server: () => Promise<Server>;
+  server: (t: TestContext) => Promise<Server>;
   check?: Partial<HealthCheckConfig>;
   want: string | null | RegExp;
 }
@@ -76,30 +79,30 @@ const http200 = (body: string) => (_q: http.IncomingMessage, r: http.ServerRespo
 const big = 'x'.repeat(100 * 1024);
 
 const rows: Row[] = [
-  { what: 'tcp: handshake completes', server: () => raw((s) => s.resume()), want: null },
-  { what: 'http: 200 with no body check', server: () => web(http200('')), check: { type: 'http' }, want: null },
+  { what: 'tcp: handshake completes', server: (t) => raw(t, (s) => s.resume()), want: null },
+  { what: 'http: 200 with no body check', server: (t) => web(t, http200('')), check: { type: 'http' }, want: null },
   {
     what: 'http: any status may be the expected one',
-    server: () => web((_q, r) => r.writeHead(302, { location: '/' }).end()),
+    server: (t) => web(t, (_q, r) => r.writeHead(302, { location: '/' }).end()),
     check: { type: 'http', http: { path: '/', status: 302 } },
     want: null,
   },
   {
     what: 'http: status mismatch',
-    server: () => web((_q, r) => r.writeHead(500).end()),
+    server: (t) => web(t, (_q, r) => r.writeHead(500).end()),
     check: { type: 'http', http: { path: '/', status: 200 } },
     want: 'status 500, expected 200',
   },
   {
     what: 'http: body contains the substring',
-    server: () => web(http200('{"status":"ok"}')),
+    server: (t) => web(t, http200('{"status":"ok"}')),
     check: { type: 'http', http: { path: '/', status: 200, body: '"ok"' } },
     want: null,
   },
   {
     what: 'http: substring split across two writes',
-    server: () =>
-      web((_q, r) => {
+    server: (t) =>
+      web(t, (_q, r) => {
         r.write('all go');
         setTimeout(() => r.end('od here'), 20);
       }),
@@ -108,50 +111,50 @@ const rows: Row[] = [
   },
   {
     what: 'http: substring within the first 64 KiB of a large body',
-    server: () => web(http200('x'.repeat(HTTP_BODY_LIMIT - 2) + 'ok' + big)),
+    server: (t) => web(t, http200('x'.repeat(HTTP_BODY_LIMIT - 2) + 'ok' + big)),
     check: { type: 'http', http: { path: '/', status: 200, body: 'ok' } },
     want: null,
   },
   {
     what: 'http: substring only after 64 KiB is not read',
-    server: () => web(http200(big + 'ok')),
+    server: (t) => web(t, http200(big + 'ok')),
     check: { type: 'http', http: { path: '/', status: 200, body: 'ok' } },
     want: 'body lacks "ok" in the first 64 KiB',
   },
   {
     what: 'http: substring straddling the 64 KiB cap is not found',
-    server: () => web(http200('x'.repeat(HTTP_BODY_LIMIT - 1) + 'ok')),
+    server: (t) => web(t, http200('x'.repeat(HTTP_BODY_LIMIT - 1) + 'ok')),
     check: { type: 'http', http: { path: '/', status: 200, body: 'ok' } },
     want: 'body lacks "ok" in the first 64 KiB',
   },
   {
     what: 'http: body check with an empty body',
-    server: () => web(http200('')),
+    server: (t) => web(t, http200('')),
     check: { type: 'http', http: { path: '/', status: 200, body: 'ok' } },
     want: 'body lacks "ok"',
   },
   {
     what: 'http: accepts, never answers',
-    server: () => raw((s) => s.resume()),
-    check: { type: 'http', timeout_ms: 80 },
-    want: 'timeout after 80 ms waiting for response',
+    server: (t) => raw(t, (s) => s.resume()),
+    check: { type: 'http', timeout_ms: 300 },
+    want: 'timeout after 300 ms waiting for response',
   },
   {
     what: 'http: headers, then a body that never comes',
-    server: () => web((_q, r) => r.writeHead(200, { 'content-length': '10' }).write('a')),
-    check: { type: 'http', timeout_ms: 80, http: { path: '/', status: 200, body: 'ok' } },
-    want: 'timeout after 80 ms reading body',
+    server: (t) => web(t, (_q, r) => r.writeHead(200, { 'content-length': '10' }).write('a')),
+    check: { type: 'http', timeout_ms: 300, http: { path: '/', status: 200, body: 'ok' } },
+    want: 'timeout after 300 ms reading body',
   },
   {
     what: 'http: connection closed before any response',
-    server: () => raw((s) => s.destroy()),
+    server: (t) => raw(t, (s) => s.destroy()),
     check: { type: 'http' },
     want: /^(connection closed without a response|read ECONNRESET)$/,
   },
   {
     what: 'http: connection closed mid-body',
-    server: () =>
-      raw((s) =>
+    server: (t) =>
+      raw(t, (s) =>
         s.once('data', () => {
           s.write('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nabc');
           setTimeout(() => s.destroy(), 20);
@@ -162,15 +165,15 @@ const rows: Row[] = [
   },
   {
     what: 'http: not HTTP at all',
-    server: () => raw((s) => s.once('data', () => s.end('SSH-2.0-OpenSSH_9.6\r\n'))),
+    server: (t) => raw(t, (s) => s.once('data', () => s.end('SSH-2.0-OpenSSH_9.6\r\n'))),
     check: { type: 'http' },
     want: /^bad response: /,
   },
 ];
 
 for (const row of rows) {
-  test(`${row.what} -> ${row.want === null ? 'healthy' : String(row.want)}`, async () => {
-    const srv = await row.server();
+  test(`${row.what} -> ${row.want === null ? 'healthy' : String(row.want)}`, async (t) => {
+    const srv = await row.server(t);
     const probe = row.check?.type === 'http' ? httpProbe : tcpProbe;
     const got = await run(probe, srv.port, row.check);
     if (row.want instanceof RegExp) assert.match(String(got), row.want);
@@ -181,15 +184,15 @@ for (const row of rows) {
   });
 }
 
-test('tcp and http: a refused connection reads "connect ECONNREFUSED"', async () => {
-  const port = await closedPort();
+test('tcp and http: a refused connection reads "connect ECONNREFUSED"', async (t) => {
+  const port = await closedPort(t);
   assert.equal(await run(tcpProbe, port), 'connect ECONNREFUSED');
   assert.equal(await run(httpProbe, port, { type: 'http' }), 'connect ECONNREFUSED');
 });
 
-test('http: Host is the address:port by default, the configured name otherwise', async () => {
+test('http: Host is the address:port by default, the configured name otherwise', async (t) => {
   const hosts: (string | undefined)[] = [];
-  const srv = await web((q, r) => {
+  const srv = await web(t, (q, r) => {
     hosts.push(q.headers.host);
     r.end();
   });
@@ -202,17 +205,33 @@ test('http: Host is the address:port by default, the configured name otherwise',
   await srv.close();
 });
 
-test('cancel: the callback never runs and the socket is closed', async () => {
+test('a deadline passed while the event loop was busy does not beat an answer already there', async (t) => {
+  // The handshake completes in the kernel while this thread spins; the
+  // timer is overdue when the loop resumes, but the connect is read first.
+  const srv = await raw(t, (s) => s.resume());
+  const target = normalizeTarget({
+    key: 'k',
+    address: '127.0.0.1',
+    port: srv.port,
+    check: { type: 'tcp', interval_s: 1, timeout_ms: 20, rise: 1, fall: 1 },
+  });
+  const verdict = new Promise<string | null>((resolve) => tcpProbe(target, resolve));
+  const until = Date.now() + 150;
+  while (Date.now() < until);
+  assert.equal(await verdict, null);
+});
+
+test('cancel: the callback never runs and the socket is closed', async (t) => {
   for (const probe of [tcpProbe, httpProbe]) {
-    const srv = await raw((s) => s.resume());
-    const t = normalizeTarget({
+    const srv = await raw(t, (s) => s.resume());
+    const target = normalizeTarget({
       key: 'k',
       address: '127.0.0.1',
       port: srv.port,
       check: { type: probe === httpProbe ? 'http' : 'tcp', interval_s: 1, timeout_ms: 60_000, rise: 1, fall: 1 },
     });
     let called = false;
-    const cancel = probe(t, () => (called = true));
+    const cancel = probe(target, () => (called = true));
     if (probe === httpProbe) await waitFor(() => srv.open() === 1, 'connected');
     cancel();
     cancel();
