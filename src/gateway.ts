@@ -8,7 +8,7 @@ import type { Config } from './config/schema';
 import { checkDevices } from './dpdk/devices';
 import { ealArgs, filePrefix, removeRuntimeDir } from './dpdk/eal';
 import { setupKernelInterfaces } from './dpdk/kernel';
-import { HealthMonitor, type HealthState } from './health';
+import { HealthMonitor, normalizeTarget, type HealthState } from './health';
 import { healthTargets } from './health/targets';
 import type { Logger } from './log';
 import type { Native, NativePortInfo, NativeSession } from './native';
@@ -134,6 +134,7 @@ export class Gateway {
     const resetNow = serversToReset(this.cfg, next);
     resetNow.forEach((k) => this.resetKeys.add(k));
     try {
+      healthTargets(next).forEach(normalizeTarget); // refuse before anything changes
       const built = this.build(next);
       this.native.apply(built.plan);
       this.planned = built.realServers;

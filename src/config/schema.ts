@@ -224,10 +224,11 @@ const sessionsSchema = z
 // Active health checks (see docs/health.md); defaults match HEALTH_CHECK_DEFAULTS.
 const httpCheckSchema = z
   .object({
-    path: pattern(/^\/[^\s]*$/, 'a path starting with "/" without spaces'),
+    // The same rules the health engine enforces (they reach the wire as is).
+    path: pattern(/^\/[^\x00-\x20\x7f]*$/, 'a path starting with "/" without spaces or control characters'),
     status: int(100, 599),
     body: z.string().nullable(),
-    host: z.string().nullable(),
+    host: pattern(/^[^\x00-\x20\x7f]+$/, 'a host name without spaces or control characters').nullable(),
   })
   .strict();
 const healthFields = {
