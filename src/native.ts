@@ -24,6 +24,8 @@ export interface NativeStartConfig {
   txDesc: number;
   sessionsMax: number; // per worker
   idleSleepUs: number;
+  /** Bench baseline only: workers swap MACs and send back, no NAT. */
+  l2fwd?: boolean;
 }
 
 /** Timeout slots, in the order the data plane expects them (fn_plan.h). */
@@ -31,8 +33,26 @@ export const TIMEOUT_ORDER = ['tcp_syn', 'tcp_established', 'tcp_fin', 'tcp_time
 
 /** The forwarding plan. All addresses and ports host order; indices are array positions. */
 export interface NativePlan {
-  services: { vip: number; port: number; proto: number; id: number; schedFirst: number; schedLen: number; pool: number }[];
-  realServers: { ip: number; port: number; id: number; portIdx: number; nexthop: number }[];
+  services: {
+    vip: number;
+    port: number;
+    proto: number;
+    id: number;
+    schedFirst: number;
+    schedLen: number;
+    pool: number;
+    /** 0 cursor (rr, wrr), 1 hash of client address, 2 hash of address+port, 3 least sessions. */
+    schedKind: number;
+    hashSeed: number;
+    persistS: number; // 0: no persistence
+    persistPrefix: number;
+    rsFirst: number;
+    rsCount: number;
+    /** NAT mode (DNAT only): the client address stays; no LIP. */
+    nat: boolean;
+  }[];
+  /** weight: effective (0 when down or drained); lc/wlc compare sessions per weight. */
+  realServers: { ip: number; port: number; id: number; portIdx: number; nexthop: number; weight: number }[];
   sched: Uint32Array; // indices into realServers
   lips: { ip: number; portIdx: number; lo: number; hi: number }[];
   pools: { first: number; count: number }[];
@@ -98,6 +118,8 @@ export interface Native {
   sessions(filter: { vip?: number; rip?: number; cip?: number }, max: number): NativeSession[];
   ringInject(portIdx: number, queue: number, frames: Buffer[]): number;
   ringDrain(portIdx: number, queue: number, max?: number): Buffer[];
+  /** Bench: feed count frames into a ring port's RX queue from this thread while draining every TX ring. */
+  benchPump(portIdx: number, queue: number, frames: Buffer[], count: number): { injected: number; drained: number; cycles: number; tscHz: number };
 }
 
 let loaded: Native | undefined;
@@ -184,5 +206,8 @@ export class MockNative implements Native {
   }
   ringDrain(): Buffer[] {
     return [];
+  }
+  benchPump(): { injected: number; drained: number; cycles: number; tscHz: number } {
+    return { injected: 0, drained: 0, cycles: 0, tscHz: 1 };
   }
 }

@@ -20,6 +20,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
 	exports.Set("sessions", Napi::Function::New(env, Sessions));
 	exports.Set("ringInject", Napi::Function::New(env, RingInject));
 	exports.Set("ringDrain", Napi::Function::New(env, RingDrain));
+	exports.Set("benchPump", Napi::Function::New(env, BenchPump));
 	return exports;
 }
 

@@ -111,6 +111,7 @@ void CfgFromJs(const Napi::Object &o, fn_dp_cfg *c)
 	c->tx_desc = static_cast<uint16_t>(U32(o, "txDesc", 65535));
 	c->sessions_max = U32(o, "sessionsMax");
 	c->idle_sleep_us = U32(o, "idleSleepUs");
+	c->l2fwd = o.Get("l2fwd").ToBoolean().Value() ? 1 : 0;
 }
 
 fn_plan *PlanFromJs(const Napi::Object &o)
@@ -137,6 +138,14 @@ fn_plan *PlanFromJs(const Napi::Object &o)
 			d->sched_first = U32(s, "schedFirst");
 			d->sched_len = U32(s, "schedLen");
 			d->pool = U32(s, "pool");
+			d->sched_kind = static_cast<uint8_t>(U32(s, "schedKind", FN_SCHED_LEAST));
+			d->nat = s.Get("nat").ToBoolean().Value() ? 1 : 0;
+			d->hash_seed = U32(s, "hashSeed");
+			d->persist_s = U32(s, "persistS");
+			uint32_t plen = U32(s, "persistPrefix", 32);
+			d->persist_mask = plen ? htonl(~0u << (32 - plen)) : 0;
+			d->rs_first = U32(s, "rsFirst");
+			d->rs_count = U32(s, "rsCount");
 		}
 		for (uint32_t i = 0; i < p->n_rs; i++) {
 			Napi::Object r = At(rss, i);
@@ -146,6 +155,7 @@ fn_plan *PlanFromJs(const Napi::Object &o)
 			d->id = U32(r, "id");
 			d->port_idx = static_cast<uint16_t>(U32(r, "portIdx", FN_MAX_PORTS - 1));
 			d->nexthop = htonl(U32(r, "nexthop"));
+			d->weight = U32(r, "weight");
 		}
 		std::memcpy(p->sched, sched.Data(), sizeof(uint32_t) * p->n_sched);
 		for (uint32_t i = 0; i < p->n_lips; i++) {

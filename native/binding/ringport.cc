@@ -32,6 +32,35 @@ Napi::Value RingInject(const Napi::CallbackInfo &info)
 	return Napi::Number::New(env, n);
 }
 
+// benchPump(portIdx, queue, frames: Buffer[], count) -> { injected, drained, cycles, tscHz }
+Napi::Value BenchPump(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	if (info.Length() < 4 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsArray() || !info[3].IsNumber())
+		throw Napi::TypeError::New(env, "benchPump(portIdx, queue, frames, count)");
+	Napi::Array a = info[2].As<Napi::Array>();
+	std::vector<const uint8_t *> ptrs;
+	std::vector<uint16_t> lens;
+	for (uint32_t i = 0; i < a.Length(); i++) {
+		auto b = a.Get(i).As<Napi::Buffer<uint8_t>>();
+		if (!a.Get(i).IsBuffer() || b.Length() > 2000)
+			throw Napi::TypeError::New(env, "frames must be Buffers of at most 2000 bytes");
+		ptrs.push_back(b.Data());
+		lens.push_back(static_cast<uint16_t>(b.Length()));
+	}
+	fn_bench_result r;
+	if (fn_dp_bench_pump(info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(), ptrs.data(),
+			     lens.data(), static_cast<unsigned>(ptrs.size()),
+			     static_cast<uint64_t>(info[3].As<Napi::Number>().DoubleValue()), &r) != 0)
+		throw Napi::Error::New(env, "benchPump: not a running ring port/queue, or no frames");
+	Napi::Object o = Napi::Object::New(env);
+	o.Set("injected", static_cast<double>(r.injected));
+	o.Set("drained", static_cast<double>(r.drained));
+	o.Set("cycles", static_cast<double>(r.cycles));
+	o.Set("tscHz", static_cast<double>(r.tsc_hz));
+	return o;
+}
+
 // ringDrain(portIdx, queue, max = 1024) -> Buffer[]
 Napi::Value RingDrain(const Napi::CallbackInfo &info)
 {

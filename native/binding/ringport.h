@@ -3,3 +3,4 @@
 
 Napi::Value RingInject(const Napi::CallbackInfo &info);
 Napi::Value RingDrain(const Napi::CallbackInfo &info);
+Napi::Value BenchPump(const Napi::CallbackInfo &info);

@@ -78,6 +78,10 @@ int fn_plan_build(struct fn_plan *p, unsigned n_workers, char *err, size_t errle
 				     p->sched[s->sched_first + j], p->n_rs);
 		if (p->pools[s->pool].count == 0)
 			FAIL("service %u: local address pool is empty", i);
+		if ((uint64_t)s->rs_first + s->rs_count > p->n_rs)
+			FAIL("service %u: real-server slice out of range", i);
+		if (s->sched_kind > FN_SCHED_LEAST)
+			FAIL("service %u: unknown scheduler kind %u", i, s->sched_kind);
 	}
 	for (uint32_t i = 0; i < p->n_pools; i++)
 		if ((uint64_t)p->pools[i].first + p->pools[i].count > p->n_pool_lips)

@@ -29,7 +29,7 @@ struct fn_session {
 	uint16_t neigh;            /* real server's next hop (neighbour table) */
 	uint16_t lip_slot;         /* LIP runtime slot, to return lport */
 	uint8_t in_use;
-	uint8_t pad;
+	uint8_t nat;               /* NAT mode: lip:lport is the client's own, no port to return */
 	uint32_t svc_id, rs_id;
 };
 

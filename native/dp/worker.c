@@ -10,7 +10,9 @@
 #include "nat.h"
 #include "neigh.h"
 #include "pkt.h"
+#include "persist.h"
 #include "plan.h"
+#include "scheduler.h"
 #include "tcp_state.h"
 
 static void tx_flush(struct fn_worker *w, unsigned pi)
@@ -63,7 +65,8 @@ static inline void redirect(struct fn_worker *w, unsigned owner, struct rte_mbuf
 
 static void session_free(struct fn_worker *w, struct fn_session *s)
 {
-	fn_lport_put(&w->lports, s->lip_slot, s->lport);
+	if (!s->nat)
+		fn_lport_put(&w->lports, s->lip_slot, s->lport);
 	w->rs_active[s->rs_id]--;
 	fn_sess_remove(&w->sess, s);
 	FN_COUNT(w->ctr, sessions_expired);
@@ -89,7 +92,19 @@ static struct fn_session *session_new(struct fn_worker *w, const struct fn_plan 
 	uint32_t svc_idx = (uint32_t)(svc - plan->services);
 	uint32_t *cur = fn_plan_cursors(plan, w->idx);
 	uint32_t c = cur[svc_idx];
-	const struct fn_rs *rs = &plan->rs[plan->sched[svc->sched_first + c]];
+	const struct fn_rs *rs = NULL;
+	uint32_t now_s = 0, masked = 0;
+	if (svc->persist_s) {
+		/* The server this client network had, if it still takes new flows. */
+		now_s = (uint32_t)(now / rte_get_tsc_hz());
+		masked = k->saddr & svc->persist_mask;
+		int32_t id = fn_persist_get(svc->id, masked, now_s);
+		for (uint32_t i = 0; id >= 0 && i < svc->rs_count; i++)
+			if (plan->rs[svc->rs_first + i].id == (uint32_t)id && plan->rs[svc->rs_first + i].weight)
+				rs = &plan->rs[svc->rs_first + i];
+	}
+	if (rs == NULL)
+		rs = fn_sched_pick(plan, svc, c, k, w->rs_active);
 
 	uint8_t mac[6];
 	if (unlikely(fn_neigh_mac(rs->neigh, mac) != 0)) {
@@ -97,12 +112,13 @@ static struct fn_session *session_new(struct fn_worker *w, const struct fn_plan 
 		return NULL;
 	}
 
-	/* LIP:lport: round-robin over the pool's LIPs, skipping exhausted ones. */
+	/* LIP:lport: round-robin over the pool's LIPs, skipping exhausted ones.
+	 * NAT mode keeps the client's address and port instead. */
 	const struct fn_pool *pool = &plan->pools[svc->pool];
 	uint32_t *pc = &cur[plan->n_services + svc->pool];
 	uint32_t lip_idx = FN_NIL;
 	uint16_t lport = 0;
-	for (uint32_t i = 0; i < pool->count; i++) {
+	for (uint32_t i = 0; !svc->nat && i < pool->count; i++) {
 		uint32_t slot = (*pc + i) % pool->count;
 		uint32_t cand = plan->pool_lips[pool->first + slot];
 		if (fn_lport_get(&w->lports, plan->lips[cand].slot, &lport) == 0) {
@@ -111,13 +127,14 @@ static struct fn_session *session_new(struct fn_worker *w, const struct fn_plan 
 			break;
 		}
 	}
-	if (unlikely(lip_idx == FN_NIL)) {
+	if (unlikely(lip_idx == FN_NIL && !svc->nat)) {
 		*reason = FN_C_drop_lport_exhausted;
 		return NULL;
 	}
 	struct fn_session *s = fn_sess_alloc(&w->sess);
 	if (unlikely(s == NULL)) {
-		fn_lport_put(&w->lports, plan->lips[lip_idx].slot, lport);
+		if (!svc->nat)
+			fn_lport_put(&w->lports, plan->lips[lip_idx].slot, lport);
 		*reason = FN_C_drop_session_full;
 		return NULL;
 	}
@@ -130,9 +147,15 @@ static struct fn_session *session_new(struct fn_worker *w, const struct fn_plan 
 	s->vport = k->dport;
 	s->rip = rs->ip;
 	s->rport = rs->port;
-	s->lip = plan->lips[lip_idx].ip;
-	s->lport = lport;
-	s->lip_slot = (uint16_t)plan->lips[lip_idx].slot;
+	if (svc->nat) {
+		s->nat = 1;
+		s->lip = k->saddr;
+		s->lport = k->sport;
+	} else {
+		s->lip = plan->lips[lip_idx].ip;
+		s->lport = lport;
+		s->lip_slot = (uint16_t)plan->lips[lip_idx].slot;
+	}
 	s->proto = k->proto;
 	s->state = k->proto == IPPROTO_TCP ? FN_TCP_SYN_SENT : FN_UDP_STATE;
 	s->client_port = (uint8_t)rx_pi;
@@ -143,6 +166,8 @@ static struct fn_session *session_new(struct fn_worker *w, const struct fn_plan 
 	s->rs_id = rs->id;
 	s->expire = now + plan->timeout_tsc[fn_state_timeout(s->state)];
 	fn_sess_insert(&w->sess, s);
+	if (svc->persist_s)
+		fn_persist_put(svc->id, masked, rs->id, now_s + svc->persist_s);
 	w->rs_active[rs->id]++;
 	w->rs_created[rs->id]++;
 	FN_COUNT(w->ctr, sessions_created);
@@ -369,9 +394,46 @@ static void sweep(struct fn_worker *w, uint64_t now)
 		w->sweep_last = now - rte_get_tsc_hz();
 }
 
+/* The bench's ceiling: receive, swap MACs, send back out the same port. No
+ * parsing, no sessions: what any forwarder costs on this harness. */
+static int worker_l2fwd(struct fn_worker *w)
+{
+	struct rte_mbuf *pkts[FN_BURST];
+	const unsigned nports = fn_dp.cfg.n_ports;
+	while (__atomic_load_n(&fn_dp.running, __ATOMIC_ACQUIRE)) {
+		uint64_t now = rte_rdtsc();
+		unsigned got = 0;
+		for (unsigned pi = 0; pi < nports; pi++) {
+			uint16_t n = rte_eth_rx_burst(fn_dp.ports[pi].port_id, w->idx, pkts, FN_BURST);
+			for (uint16_t i = 0; i < n; i++) {
+				struct rte_ether_hdr *e = rte_pktmbuf_mtod(pkts[i], struct rte_ether_hdr *);
+				struct rte_ether_addr t = e->dst_addr;
+				e->dst_addr = e->src_addr;
+				e->src_addr = t;
+				tx(w, pi, pkts[i]);
+			}
+			got += n;
+			FN_COUNT_N(w->ctr, rx_packets, n);
+			tx_flush(w, pi);
+		}
+		if (got)
+			w->ctr->v[FN_C_busy_cycles] += rte_rdtsc() - now;
+		rte_rcu_qsbr_quiescent(fn_dp.rcu, w->idx);
+		if (!got && fn_dp.cfg.idle_sleep_us)
+			rte_delay_us_sleep(fn_dp.cfg.idle_sleep_us);
+	}
+	return 0;
+}
+
 int fn_worker_main(void *arg)
 {
 	struct fn_worker *w = arg;
+	if (fn_dp.cfg.l2fwd) {
+		rte_rcu_qsbr_thread_online(fn_dp.rcu, w->idx);
+		worker_l2fwd(w);
+		rte_rcu_qsbr_thread_offline(fn_dp.rcu, w->idx);
+		return 0;
+	}
 	const unsigned nports = fn_dp.cfg.n_ports;
 	const uint32_t idle_us = fn_dp.cfg.idle_sleep_us;
 	unsigned idle = 0;
@@ -416,6 +478,8 @@ int fn_worker_main(void *arg)
 		for (unsigned pi = 0; pi < nports; pi++)
 			tx_flush(w, pi);
 
+		if (got)
+			w->ctr->v[FN_C_busy_cycles] += rte_rdtsc() - now;
 		sweep(w, now);
 		rte_rcu_qsbr_quiescent(fn_dp.rcu, w->idx);
 

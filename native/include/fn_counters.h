@@ -39,6 +39,7 @@
 	X(sessions_reset)         /* ended because their server was removed with reset */ \
 	X(to_kernel)              /* frames for the gateway's own stack (exception path) */ \
 	X(from_kernel)            /* frames the kernel sent out through a port */ \
+	X(busy_cycles)            /* TSC cycles in loop passes that had packets (cost per packet = busy_cycles / packets) */ \
 	X(drop_redirect_full)     /* owner's redirect ring full */
 
 enum fn_counter {

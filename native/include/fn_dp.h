@@ -40,6 +40,7 @@ struct fn_dp_cfg {
 	uint16_t rx_desc, tx_desc;
 	uint32_t sessions_max;   /* per worker */
 	uint32_t idle_sleep_us;  /* 0: busy poll */
+	uint8_t l2fwd;           /* bench baseline: workers only swap MACs and send back (no NAT) */
 };
 
 struct fn_port_info {
@@ -94,6 +95,17 @@ struct fn_session_filter {
 	uint32_t vip, rip, cip;  /* network order */
 };
 unsigned fn_dp_sessions(const struct fn_session_filter *f, struct fn_session_info *out, unsigned max);
+
+/* Bench: from the calling (main) lcore, feed `count` frames, round-robin over
+ * the templates, into a ring port's RX queue while draining every ring
+ * port's TX rings (the sink). Returns when all were fed and the output has
+ * been quiet for 20 ms. */
+struct fn_bench_result {
+	uint64_t injected, drained, cycles;
+	uint64_t tsc_hz;
+};
+int fn_dp_bench_pump(unsigned port_idx, unsigned queue, const uint8_t *const *frames, const uint16_t *lens,
+		     unsigned n_frames, uint64_t count, struct fn_bench_result *r);
 
 /* Ring ports (is_ring): the test/bench side of a queue's rings. */
 unsigned fn_dp_ring_inject(unsigned port_idx, unsigned queue, const uint8_t *const *frames,

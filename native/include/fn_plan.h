@@ -27,6 +27,16 @@ struct fn_rs {
 	uint16_t port_idx; /* egress port towards this server (its next hop's port) */
 	uint16_t pad;
 	uint32_t nexthop; /* next-hop IPv4 (the server itself when directly connected) */
+	uint32_t weight;  /* effective weight: 0 when down or drained (lc/wlc use it) */
+};
+
+/* How a service picks a real server for a new flow. The table (sched slice)
+ * is built by the control plane; only the way to index it differs. */
+enum fn_sched_kind {
+	FN_SCHED_CURSOR = 0,   /* rr, wrr: each worker walks the table */
+	FN_SCHED_HASH_ADDR,    /* sh, mh: table[hash(client address) % len] */
+	FN_SCHED_HASH_FLOW,    /* mh: table[hash(client address, port) % len] */
+	FN_SCHED_LEAST,        /* lc, wlc: fewest active sessions per weight among the table's servers */
 };
 
 struct fn_service {
@@ -38,6 +48,13 @@ struct fn_service {
 	uint32_t sched_first;/* slice of fn_plan.sched: indices into fn_plan.rs */
 	uint32_t sched_len;  /* 0: no usable server */
 	uint32_t pool;       /* index into fn_plan.pools */
+	uint8_t sched_kind;  /* enum fn_sched_kind */
+	uint8_t nat;         /* 1: NAT mode (DNAT only, the client address stays: the baseline FullNAT is measured against) */
+	uint8_t pad2[2];
+	uint32_t hash_seed;  /* for the hash kinds: same config, same choice on every gateway */
+	uint32_t persist_s;  /* persistence timeout in seconds, 0: none */
+	uint32_t persist_mask; /* client address mask for persistence (network order) */
+	uint32_t rs_first, rs_count; /* the service's servers in fn_plan.rs */
 };
 
 struct fn_lip {

@@ -259,10 +259,25 @@ const serviceSchema = z
     vip: ipv4,
     port: l4port,
     protocol: z.enum(['tcp', 'udp']),
-    scheduler: z.enum(['rr', 'wrr']).default('rr'),
+    // rr, wrr: round robin (smooth weighted); lc, wlc: least sessions (per
+    // weight); sh: source hash; mh: Maglev consistent hashing.
+    scheduler: z.enum(['rr', 'wrr', 'lc', 'wlc', 'sh', 'mh']).default('rr'),
+    // sh and mh: what is hashed (address: the client address; flow: address
+    // and port) and the seed; the same config picks the same server on every gateway.
+    hash_fields: z.enum(['address', 'flow']).nullable().default(null),
+    hash_seed: int(0, 0xffffffff).default(0),
+    // mh: Maglev table size, a prime (the paper uses 65537 and 655373).
+    maglev_size: int(7, 10000019).default(65537),
+    // Like ipvsadm -p: the same client network reaches the same server while
+    // it keeps opening connections within timeout_s.
+    persistence: z.object({ timeout_s: int(1, 86400 * 7), netmask: int(0, 32).default(32) }).strict().nullable().default(null),
     // When a reload removes a real server: its sessions drain (run until they
     // end) or are reset (TCP RST to whichever side speaks next).
     removed_servers: z.enum(['drain', 'reset']).default('drain'),
+    // fullnat: SNAT to a LIP + DNAT. nat: DNAT only (LVS NAT): the servers
+    // must route replies back through the gateway; FullNAT's cost is
+    // benchmarked against it.
+    forwarding: z.enum(['fullnat', 'nat']).default('fullnat'),
     // Health checks for every server of the service; null: none (servers count as up).
     health: healthSchema.nullable().default(null),
     local_addresses: z.string(),

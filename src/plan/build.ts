@@ -9,6 +9,12 @@ import { IdRegistry, realServerKey, serviceKey } from './ids';
 import { schedTable } from './sched';
 
 const PROTO = { tcp: 6, udp: 17 } as const;
+// enum fn_sched_kind (native/include/fn_plan.h)
+const SCHED_CURSOR = 0;
+const SCHED_HASH_ADDR = 1;
+const SCHED_HASH_FLOW = 2;
+const SCHED_LEAST = 3;
+const SCHED_KIND = { rr: SCHED_CURSOR, wrr: SCHED_CURSOR, lc: SCHED_LEAST, wlc: SCHED_LEAST, sh: SCHED_HASH_ADDR, mh: SCHED_HASH_ADDR } as const;
 
 /** Bytes per session, native struct fn_session plus its share of hash buckets and free list. */
 export const SESSION_BYTES = 64 + 16 + 4;
@@ -143,15 +149,28 @@ export function buildPlan(cfg: Config, opts: PlanOptions = {}): BuiltPlan {
       const key = realServerKey(skey, rs);
       const id = ids.realServerId(key);
       const up = isUp(key);
-      realServers.push({ ip, port: rs.port, id, portIdx: hop.portIdx, nexthop: hop.nexthop });
+      const live = up ? rs.weight : 0;
+      realServers.push({ ip, port: rs.port, id, portIdx: hop.portIdx, nexthop: hop.nexthop, weight: s.scheduler === 'lc' ? Math.min(live, 1) : live });
       planned.push({ id, key, service: s.name, address: rs.address, port: rs.port, weight: rs.weight, up });
-      weights.push(up ? rs.weight : 0);
+      weights.push(live);
     }
-    const table = schedTable(s.scheduler, weights);
+    const table = schedTable(s.scheduler, weights, {
+      names: s.real_servers.map((r) => `${r.address}:${r.port}`),
+      seed: s.hash_seed,
+      size: s.maglev_size,
+    });
+    const fields = s.hash_fields ?? (s.scheduler === 'mh' ? 'flow' : 'address');
     services.push({
       vip: parseIPv4(s.vip),
       port: s.port,
       proto: PROTO[s.protocol],
+      schedKind: SCHED_KIND[s.scheduler] === SCHED_HASH_ADDR && fields === 'flow' ? SCHED_HASH_FLOW : SCHED_KIND[s.scheduler],
+      hashSeed: s.hash_seed,
+      persistS: s.persistence?.timeout_s ?? 0,
+      persistPrefix: s.persistence?.netmask ?? 32,
+      rsFirst: base,
+      rsCount: s.real_servers.length,
+      nat: s.forwarding === 'nat',
       id: ids.serviceId(skey),
       schedFirst: sched.length,
       schedLen: table.length,
@@ -172,8 +191,13 @@ export function buildPlan(cfg: Config, opts: PlanOptions = {}): BuiltPlan {
       if (p.addresses.some((a) => inSubnet(vip, a))) own(vip, i);
     });
   }
-  lips.forEach((l) => own(l.ip, l.portIdx));
-  const lipSet = new Set(lips.map((l) => l.ip));
+  lips.forEach((l) => {
+    own(l.ip, l.portIdx);
+    ids.noteLip(l.ip, l.portIdx);
+  });
+  // LIPs a reload removed: their sessions may still be running.
+  for (const [ip, portIdx] of ids.lips()) own(ip, portIdx);
+  const lipSet = new Set(ids.lips().keys());
   const portAddrs = new Set(cfg.ports.flatMap((p) => p.addresses.map((a) => parseCidr(a).addr)));
 
   const plan: NativePlan = {

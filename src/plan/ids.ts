@@ -21,6 +21,20 @@ export class IdRegistry {
   private nextSvc = 0;
   private freeRs: number[] = [];
   private nextRs = 0;
+  private readonly lipPorts = new Map<number, number>();
+
+  /**
+   * Every LIP ever planned, with its port: one a reload removed may still
+   * carry sessions, so the gateway keeps answering ARP for it and steering
+   * replies to it (the data plane keeps its port slots for the process's life).
+   */
+  noteLip(ip: number, portIdx: number): void {
+    this.lipPorts.set(ip, portIdx);
+  }
+
+  lips(): ReadonlyMap<number, number> {
+    return this.lipPorts;
+  }
 
   serviceId(key: string): number {
     let id = this.svc.get(key);

@@ -1,6 +1,8 @@
 // Scheduling tables: the per-packet choice is "next entry of a precomputed
 // array", so the data plane stays O(1) whatever the algorithm.
 
+import { MAGLEV_DEFAULT_SIZE, maglevTable } from './maglev';
+
 /** Greatest common divisor of positive integers. */
 function gcd(a: number, b: number): number {
   while (b) [a, b] = [b, a % b];
@@ -44,8 +46,33 @@ export function wrrTable(weights: readonly number[]): number[] {
   return out;
 }
 
-export type SchedulerName = 'rr' | 'wrr';
+export type SchedulerName = 'rr' | 'wrr' | 'lc' | 'wlc' | 'sh' | 'mh';
 
-export function schedTable(name: SchedulerName, weights: readonly number[]): number[] {
-  return name === 'wrr' ? wrrTable(weights) : rrTable(weights);
+export interface TableOptions {
+  /** Server names (address:port), for hashing schedulers. */
+  names?: readonly string[];
+  seed?: number;
+  /** Maglev table size (prime). */
+  size?: number;
+}
+
+/**
+ * The table the data plane indexes for a new flow (entries are positions in
+ * `weights`): rr/wrr walk it, sh and mh index it by a hash of the client, lc
+ * and wlc scan it for the least loaded live server. Weight 0 (drained or
+ * down) keeps a server out of every table.
+ */
+export function schedTable(name: SchedulerName, weights: readonly number[], opts: TableOptions = {}): number[] {
+  switch (name) {
+    case 'wrr':
+    case 'sh':
+      return wrrTable(weights);
+    case 'mh': {
+      if (!weights.some((w) => w > 0)) return [];
+      const names = opts.names ?? weights.map((_, i) => String(i));
+      return Array.from(maglevTable(weights.map((w, i) => ({ name: names[i]!, weight: w })), opts.size ?? MAGLEV_DEFAULT_SIZE, { seed: opts.seed ?? 0 }));
+    }
+    default:
+      return rrTable(weights);
+  }
 }
