@@ -26,7 +26,7 @@ export class RingGateway {
   }
 
   /** Starts the data plane from YAML text. EAL is initialised once per process. */
-  static start(yaml: string): RingGateway {
+  static start(yaml: string, opts: { l2fwd?: boolean } = {}): RingGateway {
     const cfg = parseConfig(yaml, 'fixture.yaml');
     const gw = new RingGateway(cfg);
     const built = buildPlan(cfg, { ids: gw.ids });
@@ -41,7 +41,7 @@ export class RingGateway {
         removeRuntimeDir(prefix);
       });
     }
-    gw.native.start(built.start, built.plan);
+    gw.native.start({ ...built.start, l2fwd: opts.l2fwd === true }, built.plan);
     return gw;
   }
 
