@@ -90,6 +90,15 @@ export interface NativePortInfo {
   spreading: string;
   /** DPDK port id of the kernel interface, -1 without one. */
   kernelPortId: number;
+  maxRxQueues: number;
+  maxTxQueues: number;
+  retaSize: number;
+  /** NUMA node of the device, -1 when unknown (vdevs). */
+  numaNode: number;
+  /** The port can hash flows over queues (RSS). */
+  rss: boolean;
+  txOffloads: string[];
+  rxOffloads: string[];
 }
 
 export interface NativeNeighbour {
@@ -181,6 +190,13 @@ export class MockNative implements Native {
       steeringReason: 'mock',
       spreading: 'mock',
       kernelPortId: -1,
+      maxRxQueues: 16,
+      maxTxQueues: 16,
+      retaSize: 0,
+      numaNode: -1,
+      rss: false,
+      txOffloads: [],
+      rxOffloads: [],
     };
   }
   neighbours(): NativeNeighbour[] {

@@ -8,6 +8,8 @@
 
 #include "marshal.h"
 
+#include <rte_ethdev.h>
+
 static std::string MacString(const uint8_t *m)
 {
 	char b[18];
@@ -77,6 +79,21 @@ Napi::Value PortInfo(const Napi::CallbackInfo &info)
 	o.Set("steeringReason", pi.steering_why);
 	o.Set("spreading", pi.spreading);
 	o.Set("kernelPortId", pi.kernel_port_id);
+	o.Set("maxRxQueues", pi.max_rx_queues);
+	o.Set("maxTxQueues", pi.max_tx_queues);
+	o.Set("retaSize", pi.reta_size);
+	o.Set("numaNode", pi.numa_node);
+	o.Set("rss", pi.rss_offloads != 0);
+	Napi::Array tx = Napi::Array::New(info.Env()), rx = Napi::Array::New(info.Env());
+	uint32_t nt = 0, nr = 0;
+	for (uint64_t bit = 1; bit; bit <<= 1) {
+		if (pi.tx_offload_capa & bit)
+			tx.Set(nt++, rte_eth_dev_tx_offload_name(bit));
+		if (pi.rx_offload_capa & bit)
+			rx.Set(nr++, rte_eth_dev_rx_offload_name(bit));
+	}
+	o.Set("txOffloads", tx);
+	o.Set("rxOffloads", rx);
 	return o;
 }
 

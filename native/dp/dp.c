@@ -263,8 +263,16 @@ int fn_dp_port_info(unsigned pi, struct fn_port_info *out)
 	snprintf(out->spreading, sizeof(out->spreading), "%s", fn_dp.ports[pi].spreading);
 	out->kernel_port_id = fn_dp.ports[pi].tap_up ? fn_dp.ports[pi].tap_id : -1;
 	memcpy(out->mac, fn_dp.ports[pi].mac.addr_bytes, 6);
-	if (rte_eth_dev_info_get(out->port_id, &info) == 0)
+	if (rte_eth_dev_info_get(out->port_id, &info) == 0) {
 		snprintf(out->driver, sizeof(out->driver), "%s", info.driver_name);
+		out->max_rx_queues = info.max_rx_queues;
+		out->max_tx_queues = info.max_tx_queues;
+		out->reta_size = info.reta_size;
+		out->rss_offloads = info.flow_type_rss_offloads;
+		out->rx_offload_capa = info.rx_offload_capa;
+		out->tx_offload_capa = info.tx_offload_capa;
+	}
+	out->numa_node = rte_eth_dev_socket_id(out->port_id);
 	if (rte_eth_link_get_nowait(out->port_id, &link) == 0) {
 		out->link_up = link.link_status;
 		out->link_speed_mbps = link.link_speed;

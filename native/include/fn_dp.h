@@ -49,6 +49,10 @@ struct fn_port_info {
 	char steering_why[160]; /* why that mode (fallback reason) */
 	char spreading[96];     /* client-side spreading over workers: rss, fanout, none */
 	int kernel_port_id;     /* DPDK port of the kernel interface, -1 without */
+	uint16_t max_rx_queues, max_tx_queues, reta_size;
+	int numa_node;          /* -1: unknown (vdevs) */
+	uint64_t rss_offloads;  /* flow types the port can hash (RTE_ETH_RSS_*) */
+	uint64_t rx_offload_capa, tx_offload_capa; /* RTE_ETH_RX/TX_OFFLOAD_* */
 	uint8_t mac[6];
 	char driver[64];
 	uint32_t link_up, link_speed_mbps;
