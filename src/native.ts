@@ -50,9 +50,17 @@ export interface NativePlan {
     rsCount: number;
     /** NAT mode (DNAT only): the client address stays; no LIP. */
     nat: boolean;
+    maxConn: number; // 0: no limit
+    aclFirst: number;
+    aclCount: number;
+    aclDefaultAllow: boolean;
   }[];
   /** weight: effective (0 when down or drained); lc/wlc compare sessions per weight. */
-  realServers: { ip: number; port: number; id: number; portIdx: number; nexthop: number; weight: number }[];
+  realServers: { ip: number; port: number; id: number; portIdx: number; nexthop: number; weight: number; maxConn: number }[];
+  /** Allow/deny rules, sliced per service; the first match decides. */
+  acl: { net: number; prefix: number; allow: boolean }[];
+  /** TCP sessions in SYN states over all workers; 0: no limit. */
+  halfOpenMax: number;
   sched: Uint32Array; // indices into realServers
   lips: { ip: number; portIdx: number; lo: number; hi: number }[];
   pools: { first: number; count: number }[];

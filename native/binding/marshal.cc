@@ -146,6 +146,10 @@ fn_plan *PlanFromJs(const Napi::Object &o)
 			d->persist_mask = plen ? htonl(~0u << (32 - plen)) : 0;
 			d->rs_first = U32(s, "rsFirst");
 			d->rs_count = U32(s, "rsCount");
+			d->max_conn = U32(s, "maxConn");
+			d->acl_first = U32(s, "aclFirst");
+			d->acl_count = U32(s, "aclCount");
+			d->acl_default = s.Get("aclDefaultAllow").ToBoolean().Value() ? 1 : 0;
 		}
 		for (uint32_t i = 0; i < p->n_rs; i++) {
 			Napi::Object r = At(rss, i);
@@ -156,6 +160,7 @@ fn_plan *PlanFromJs(const Napi::Object &o)
 			d->port_idx = static_cast<uint16_t>(U32(r, "portIdx", FN_MAX_PORTS - 1));
 			d->nexthop = htonl(U32(r, "nexthop"));
 			d->weight = U32(r, "weight");
+			d->max_conn = U32(r, "maxConn");
 		}
 		std::memcpy(p->sched, sched.Data(), sizeof(uint32_t) * p->n_sched);
 		for (uint32_t i = 0; i < p->n_lips; i++) {
@@ -177,6 +182,19 @@ fn_plan *PlanFromJs(const Napi::Object &o)
 			p->locals[i].arp_ports = U32(l, "arpPorts");
 			p->locals[i].flags = (l.Get("lip").ToBoolean().Value() ? FN_LOCAL_LIP : 0) |
 					     (l.Get("kernel").ToBoolean().Value() ? FN_LOCAL_KERNEL : 0);
+		}
+		p->half_open_max = U32(o, "halfOpenMax");
+		Napi::Array acl = Arr(o, "acl");
+		p->n_acl = acl.Length();
+		p->acl = static_cast<fn_acl *>(rte_zmalloc("fn_plan", sizeof(fn_acl) * (p->n_acl + 1), 64));
+		if (!p->acl)
+			throw Napi::Error::New(env, "native plan: out of DPDK memory");
+		for (uint32_t i = 0; i < p->n_acl; i++) {
+			Napi::Object a = At(acl, i);
+			uint32_t plen = U32(a, "prefix", 32);
+			p->acl[i].mask = plen ? htonl(~0u << (32 - plen)) : 0;
+			p->acl[i].net = htonl(U32(a, "net")) & p->acl[i].mask;
+			p->acl[i].allow = a.Get("allow").ToBoolean().Value() ? 1 : 0;
 		}
 		Napi::Value reset = o.Get("resetRealServers");
 		if (reset.IsArray() && reset.As<Napi::Array>().Length() > 0) {

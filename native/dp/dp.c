@@ -46,6 +46,7 @@ static void workers_free(void)
 		fn_lports_fini(&w->lports);
 		rte_free(w->rs_active);
 		rte_free(w->rs_created);
+		rte_free(w->svc_active);
 	}
 	rte_free(fn_dp.workers);
 	fn_dp.workers = NULL;
@@ -80,7 +81,8 @@ static int workers_init(char *err, size_t errlen)
 		}
 		w->rs_active = rte_zmalloc_socket("fn_rs_active", sizeof(int32_t) * FN_MAX_RS, 64, socket);
 		w->rs_created = rte_zmalloc_socket("fn_rs_created", sizeof(uint64_t) * FN_MAX_RS, 64, socket);
-		if (!w->rs_active || !w->rs_created) {
+		w->svc_active = rte_zmalloc_socket("fn_svc_active", sizeof(int32_t) * FN_MAX_SVC, 64, socket);
+		if (!w->rs_active || !w->rs_created || !w->svc_active) {
 			snprintf(err, errlen, "out of memory for per-server counters");
 			return -1;
 		}

@@ -46,6 +46,8 @@ struct fn_worker {
 	uint64_t plan_gen;               /* worker only: plan generation last synced */
 	int32_t *rs_active;              /* [FN_MAX_RS] worker: w; main: r (relaxed) */
 	uint64_t *rs_created;            /* [FN_MAX_RS] same */
+	int32_t *svc_active;             /* [FN_MAX_SVC] worker: w; other workers, main: r (relaxed) */
+	uint32_t half_open;              /* worker only: TCP sessions in SYN states */
 	struct {
 		int state;               /* 0 idle; main sets 1 (release); worker sets 2 when done (release) */
 		struct fn_session_filter f;
@@ -71,6 +73,25 @@ struct fn_dp {
 };
 
 extern struct fn_dp fn_dp;
+
+/* Sessions of a real server / a service over all workers. Each worker writes
+ * only its own counters; this sums them with relaxed loads: a limit check may
+ * be off by the flows other workers open at the same instant. */
+static inline uint32_t fn_rs_load(uint32_t id)
+{
+	int64_t n = 0;
+	for (unsigned i = 0; i < fn_dp.cfg.n_workers; i++)
+		n += __atomic_load_n(&fn_dp.workers[i].rs_active[id], __ATOMIC_RELAXED);
+	return n > 0 ? (uint32_t)n : 0;
+}
+
+static inline uint32_t fn_svc_load(uint32_t id)
+{
+	int64_t n = 0;
+	for (unsigned i = 0; i < fn_dp.cfg.n_workers; i++)
+		n += __atomic_load_n(&fn_dp.workers[i].svc_active[id], __ATOMIC_RELAXED);
+	return n > 0 ? (uint32_t)n : 0;
+}
 
 int fn_worker_main(void *arg);
 void *fn_ctl_main(void *arg);

@@ -55,6 +55,7 @@ void fn_plan_free(struct fn_plan *p)
 	rte_free(p->local_ht);
 	rte_free(p->cursors);
 	rte_free(p->reset_rs);
+	rte_free(p->acl);
 	rte_free(p);
 }
 
@@ -80,6 +81,10 @@ int fn_plan_build(struct fn_plan *p, unsigned n_workers, char *err, size_t errle
 			FAIL("service %u: local address pool is empty", i);
 		if ((uint64_t)s->rs_first + s->rs_count > p->n_rs)
 			FAIL("service %u: real-server slice out of range", i);
+		if (s->id >= FN_MAX_SVC)
+			FAIL("service %u: id %u beyond %u", i, s->id, FN_MAX_SVC);
+		if ((uint64_t)s->acl_first + s->acl_count > p->n_acl)
+			FAIL("service %u: ACL slice out of range", i);
 		if (s->sched_kind > FN_SCHED_LEAST)
 			FAIL("service %u: unknown scheduler kind %u", i, s->sched_kind);
 	}

@@ -7,6 +7,7 @@
 #include <rte_prefetch.h>
 
 #include "dp.h"
+#include "icmp_error.h"
 #include "nat.h"
 #include "neigh.h"
 #include "pkt.h"
@@ -68,9 +69,23 @@ static void session_free(struct fn_worker *w, struct fn_session *s)
 	if (!s->nat)
 		fn_lport_put(&w->lports, s->lip_slot, s->lport);
 	w->rs_active[s->rs_id]--;
+	w->svc_active[s->svc_id]--;
+	if (s->state == FN_TCP_SYN_SENT || s->state == FN_TCP_SYN_RECV)
+		w->half_open--;
 	fn_sess_remove(&w->sess, s);
 	FN_COUNT(w->ctr, sessions_expired);
 	w->ctr->v[FN_C_sessions_active]--;
+}
+
+/* Allow/deny lists: the first matching rule decides, else the default. */
+static inline int acl_allows(const struct fn_plan *plan, const struct fn_service *svc, uint32_t cip)
+{
+	for (uint32_t i = 0; i < svc->acl_count; i++) {
+		const struct fn_acl *a = &plan->acl[svc->acl_first + i];
+		if ((cip & a->mask) == a->net)
+			return a->allow;
+	}
+	return svc->acl_default;
 }
 
 /* A new flow to a VIP: pick a real server and a LIP:lport, create the session.
@@ -89,6 +104,21 @@ static struct fn_session *session_new(struct fn_worker *w, const struct fn_plan 
 		*reason = FN_C_drop_no_real_server;
 		return NULL;
 	}
+	if (svc->acl_count && !acl_allows(plan, svc, k->saddr)) {
+		*reason = FN_C_drop_acl;
+		return NULL;
+	}
+	/* SYN floods: half-open sessions are bounded (each worker its share) and
+	 * age out on tcp_syn; established sessions are never disturbed. */
+	if (k->proto == IPPROTO_TCP && plan->half_open_max &&
+	    w->half_open >= RTE_MAX(plan->half_open_max / fn_dp.cfg.n_workers, 1u)) {
+		*reason = FN_C_drop_half_open_limit;
+		return NULL;
+	}
+	if (svc->max_conn && fn_svc_load(svc->id) >= svc->max_conn) {
+		*reason = FN_C_drop_max_conn;
+		return NULL;
+	}
 	uint32_t svc_idx = (uint32_t)(svc - plan->services);
 	uint32_t *cur = fn_plan_cursors(plan, w->idx);
 	uint32_t c = cur[svc_idx];
@@ -100,11 +130,27 @@ static struct fn_session *session_new(struct fn_worker *w, const struct fn_plan 
 		masked = k->saddr & svc->persist_mask;
 		int32_t id = fn_persist_get(svc->id, masked, now_s);
 		for (uint32_t i = 0; id >= 0 && i < svc->rs_count; i++)
-			if (plan->rs[svc->rs_first + i].id == (uint32_t)id && plan->rs[svc->rs_first + i].weight)
+			if (plan->rs[svc->rs_first + i].id == (uint32_t)id && plan->rs[svc->rs_first + i].weight &&
+			    !fn_rs_full(&plan->rs[svc->rs_first + i]))
 				rs = &plan->rs[svc->rs_first + i];
 	}
-	if (rs == NULL)
-		rs = fn_sched_pick(plan, svc, c, k, w->rs_active);
+	/* A server that takes no new flows (weight 0: drained or down; or at its
+	 * connection limit) is passed over for the next entry: hash tables keep
+	 * such servers' slots so only their own clients move. */
+	unsigned why = FN_C_drop_no_real_server;
+	for (uint32_t off = 0; rs == NULL; off++) {
+		if (off == RTE_MIN(svc->sched_len, 64u)) {
+			*reason = why;
+			return NULL;
+		}
+		const struct fn_rs *cand = fn_sched_pick(plan, svc, c, off, k, w->rs_active);
+		if (cand->weight == 0)
+			continue;
+		if (fn_rs_full(cand))
+			why = FN_C_drop_max_conn;
+		else
+			rs = cand;
+	}
 
 	uint8_t mac[6];
 	if (unlikely(fn_neigh_mac(rs->neigh, mac) != 0)) {
@@ -170,6 +216,9 @@ static struct fn_session *session_new(struct fn_worker *w, const struct fn_plan 
 		fn_persist_put(svc->id, masked, rs->id, now_s + svc->persist_s);
 	w->rs_active[rs->id]++;
 	w->rs_created[rs->id]++;
+	w->svc_active[svc->id]++;
+	if (s->state == FN_TCP_SYN_SENT)
+		w->half_open++;
 	FN_COUNT(w->ctr, sessions_created);
 	w->ctr->v[FN_C_sessions_active]++;
 	return s;
@@ -223,15 +272,78 @@ static void reset_session(struct fn_worker *w, struct fn_session *s, struct rte_
 	tx(w, rx_pi, m);
 }
 
+/* An ICMP error to a VIP or LIP about a session: hand it to the session's
+ * other side. Returns -1 when the quote names no session (the kernel may own
+ * the flow: the caller goes on), 0 when handled (sent, redirected, dropped). */
+static int icmp_error(struct fn_worker *w, const struct fn_local *l, struct rte_mbuf *m, struct fn_pkt *p,
+		      uint64_t now)
+{
+	struct fn_icmp_quote q;
+	if (fn_icmp_quote(p, &q) != 0 ||
+	    (q.ip->next_proto_id != IPPROTO_TCP && q.ip->next_proto_id != IPPROTO_UDP))
+		return -1;
+	struct fn_tuple k;
+	fn_icmp_quote_tuple(&q, &k);
+	uint32_t e = fn_sess_lookup(&w->sess, &k, fn_sess_hash(&k));
+	if (e == FN_NIL || now >= w->sess.s[e >> 1].expire) {
+		/* About a LIP:lport another worker handed out: steer to its owner. */
+		if ((l->flags & FN_LOCAL_LIP) && fn_dp.cfg.n_workers > 1) {
+			unsigned owner = fn_lport_owner(rte_be_to_cpu_16(k.dport), fn_dp.cfg.n_workers);
+			if (owner != w->idx) {
+				redirect(w, owner, m);
+				return 0;
+			}
+		}
+		if (l->flags & FN_LOCAL_KERNEL)
+			return -1;
+		FN_COUNT(w->ctr, drop_icmp_no_session);
+		rte_pktmbuf_free(m);
+		return 0;
+	}
+	if (unlikely(p->ip->time_to_live <= 1)) {
+		FN_COUNT(w->ctr, drop_ttl);
+		rte_pktmbuf_free(m);
+		return 0;
+	}
+	const struct fn_session *s = &w->sess.s[e >> 1];
+	if ((e & 1) == FN_DIR_SERVER) {
+		/* From the server side, about a packet we sent as LIP -> RS: the
+		 * client gets it from the VIP, quoting its own packet to the VIP. */
+		fn_icmp_rewrite(p, &q, s->vip, s->cip, s->cip, s->vip, s->cport, s->vport);
+		fn_nat_l2(p, s->client_mac, &fn_dp.ports[s->client_port].mac);
+		FN_COUNT(w->ctr, icmp_errors_translated);
+		tx(w, s->client_port, m);
+	} else {
+		uint8_t mac[6];
+		if (unlikely(fn_neigh_mac(s->neigh, mac) != 0)) {
+			FN_COUNT(w->ctr, drop_neigh_unresolved);
+			rte_pktmbuf_free(m);
+			return 0;
+		}
+		/* From the client side, about a packet we sent as VIP -> client: the
+		 * server gets it from the LIP, quoting its own packet to the LIP. */
+		fn_icmp_rewrite(p, &q, s->lip, s->rip, s->rip, s->lip, s->rport, s->lport);
+		fn_nat_l2(p, mac, &fn_dp.ports[s->server_port].mac);
+		FN_COUNT(w->ctr, icmp_errors_translated);
+		tx(w, s->server_port, m);
+	}
+	return 0;
+}
+
 static void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, struct rte_mbuf *m,
 			struct fn_pkt *p, unsigned rx_pi, uint64_t now)
 {
 	struct rte_ipv4_hdr *ip = p->ip;
 
 	if (p->l4 == NULL) {
+		const struct fn_local *l = fn_plan_local(plan, ip->dst_addr);
+		if (l && ip->next_proto_id == IPPROTO_ICMP) {
+			uint8_t type = *((uint8_t *)ip + p->l3_len);
+			if (fn_icmp_is_error(type) && icmp_error(w, l, m, p, now) == 0)
+				return;
+		}
 		/* ICMP echo for any of our addresses, anything else for the kernel's
 		 * own addresses: the control thread sorts it out. */
-		const struct fn_local *l = fn_plan_local(plan, ip->dst_addr);
 		if (l && (ip->next_proto_id == IPPROTO_ICMP || (l->flags & FN_LOCAL_KERNEL))) {
 			to_ctl(w, m);
 			return;
@@ -239,6 +351,14 @@ static void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, struct 
 		DROP(w, m, drop_unsupported);
 	}
 
+	/* Flags no TCP stack sends: SYN with FIN or RST, or none of SYN/ACK/RST
+	 * (null, FIN-only, XMAS scans). */
+	if (ip->next_proto_id == IPPROTO_TCP) {
+		uint8_t f = p->tcp_flags;
+		if (unlikely(((f & RTE_TCP_SYN_FLAG) && (f & (RTE_TCP_FIN_FLAG | RTE_TCP_RST_FLAG))) ||
+			     !(f & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG | RTE_TCP_RST_FLAG))))
+			DROP(w, m, drop_bad_tcp_flags);
+	}
 	struct fn_tuple k = {ip->src_addr, ip->dst_addr, p->sport, p->dport, ip->next_proto_id};
 	uint32_t e = fn_sess_lookup(&w->sess, &k, fn_sess_hash(&k));
 	struct fn_session *s = NULL;
@@ -292,8 +412,12 @@ static void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, struct 
 			reset_session(w, s, m, p, rx_pi);
 			return;
 		}
-		if (s->proto == IPPROTO_TCP)
+		if (s->proto == IPPROTO_TCP) {
+			uint8_t was = s->state;
 			s->state = fn_tcp_next(s->state, dir, p->tcp_flags);
+			if (was <= FN_TCP_SYN_RECV && s->state > FN_TCP_SYN_RECV)
+				w->half_open--;
+		}
 		s->expire = now + plan->timeout_tsc[fn_state_timeout(s->state)];
 	}
 

@@ -35,6 +35,12 @@
 	X(drop_neigh_unresolved)  /* real server's MAC not yet known */      \
 	X(drop_control_full)      /* control ring full */                    \
 	X(drop_unsupported)       /* other protocols, ARP not for us, ... */ \
+	X(drop_icmp_no_session)   /* ICMP error quoting no session we know */ \
+	X(drop_bad_tcp_flags)     /* impossible flag combinations (SYN+FIN, SYN+RST, none) */ \
+	X(drop_half_open_limit)   /* new TCP flow while SYN-state sessions are at the limit */ \
+	X(drop_max_conn)          /* service or real-server connection limit reached */ \
+	X(drop_acl)               /* client not allowed by the service's allow/deny lists */ \
+	X(icmp_errors_translated) /* ICMP errors forwarded to the session's other side */ \
 	X(redirected)             /* replies handed to the owning worker */  \
 	X(sessions_reset)         /* ended because their server was removed with reset */ \
 	X(to_kernel)              /* frames for the gateway's own stack (exception path) */ \

@@ -7,6 +7,7 @@
 
 #define FN_NIL UINT32_MAX
 #define FN_MAX_RS 65536    /* real-server ids are < FN_MAX_RS */
+#define FN_MAX_SVC 65536   /* service ids are < FN_MAX_SVC */
 
 enum fn_timeout {
 	FN_TO_TCP_SYN,
@@ -28,6 +29,13 @@ struct fn_rs {
 	uint16_t pad;
 	uint32_t nexthop; /* next-hop IPv4 (the server itself when directly connected) */
 	uint32_t weight;  /* effective weight: 0 when down or drained (lc/wlc use it) */
+	uint32_t max_conn; /* sessions over all workers, 0: no limit */
+};
+
+/* An allow/deny rule for clients of a service; the first match decides. */
+struct fn_acl {
+	uint32_t net, mask;  /* network order */
+	uint32_t allow;      /* 1 allow, 0 deny */
 };
 
 /* How a service picks a real server for a new flow. The table (sched slice)
@@ -55,6 +63,9 @@ struct fn_service {
 	uint32_t persist_s;  /* persistence timeout in seconds, 0: none */
 	uint32_t persist_mask; /* client address mask for persistence (network order) */
 	uint32_t rs_first, rs_count; /* the service's servers in fn_plan.rs */
+	uint32_t max_conn;   /* sessions over all workers, 0: no limit */
+	uint32_t acl_first, acl_count; /* rules in fn_plan.acl */
+	uint32_t acl_default;  /* verdict when no rule matches: 1 allow */
 };
 
 struct fn_lip {
@@ -90,6 +101,9 @@ struct fn_plan {
 	uint32_t timeouts_s[FN_NTIMEOUTS];
 	/* Real-server ids whose sessions are to be reset (bit per id), or NULL. */
 	uint64_t *reset_rs;
+	struct fn_acl *acl;
+	uint32_t n_acl;
+	uint32_t half_open_max;  /* TCP sessions in SYN states, over all workers; 0: no limit */
 
 	/* Derived by fn_plan_build (the control plane does not fill these). */
 	uint64_t gen;          /* publish generation: workers notice a new plan by it */

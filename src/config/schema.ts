@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { formatPath } from './errors';
 import { formatIPv4, formatNetwork, inSubnet, isCidr, isIPv4, parseCidr, parseIPv4 } from './net';
+import { isPrime } from '../plan/maglev';
 
 // Messages are written "expected …, got …"; load.ts prefixes file:line:col and path.
 export function describeValue(v: unknown): string {
@@ -217,6 +218,9 @@ const timeoutsSchema = z
 const sessionsSchema = z
   .object({
     max: int(16, 100000000).default(1048576),
+    // TCP sessions still in the handshake (SYN floods), over all workers;
+    // null: a quarter of max. New flows beyond it are dropped and counted.
+    max_half_open: int(1, 100000000).nullable().default(null),
     timeouts: timeoutsSchema.default({}),
   })
   .strict();
@@ -248,6 +252,9 @@ const realServerSchema = z
     address: ipv4,
     port: l4port,
     weight: int(0, 65535).default(1),
+    // Sessions this server may hold over all workers; 0: no limit. A full
+    // server is passed over by the scheduler.
+    max_conn: int(0, 100000000).default(0),
     // Overrides the service's health check for this server; false: never checked.
     health: z.union([z.literal(false), healthSchema]).nullable().default(null),
   })
@@ -267,7 +274,13 @@ const serviceSchema = z
     hash_fields: z.enum(['address', 'flow']).nullable().default(null),
     hash_seed: int(0, 0xffffffff).default(0),
     // mh: Maglev table size, a prime (the paper uses 65537 and 655373).
-    maglev_size: int(7, 10000019).default(65537),
+    maglev_size: int(7, 10000019)
+      .superRefine((n, ctx) => {
+        if (Number.isInteger(n) && !isPrime(n)) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a prime table size (65537, 655373, ...), got ${n}` });
+        }
+      })
+      .default(65537),
     // Like ipvsadm -p: the same client network reaches the same server while
     // it keeps opening connections within timeout_s.
     persistence: z.object({ timeout_s: int(1, 86400 * 7), netmask: int(0, 32).default(32) }).strict().nullable().default(null),
@@ -278,6 +291,12 @@ const serviceSchema = z
     // must route replies back through the gateway; FullNAT's cost is
     // benchmarked against it.
     forwarding: z.enum(['fullnat', 'nat']).default('fullnat'),
+    // Sessions the service may hold over all workers; 0: no limit.
+    max_conn: int(0, 100000000).default(0),
+    // Client filters: a client in a deny network is dropped; with an allow
+    // list, only clients in it are served. Counted as drop_acl.
+    allow: z.array(networkCidr).default(() => []),
+    deny: z.array(networkCidr).default(() => []),
     // Health checks for every server of the service; null: none (servers count as up).
     health: healthSchema.nullable().default(null),
     local_addresses: z.string(),

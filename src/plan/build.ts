@@ -138,6 +138,7 @@ export function buildPlan(cfg: Config, opts: PlanOptions = {}): BuiltPlan {
   const services: NativePlan['services'] = [];
   const realServers: NativePlan['realServers'] = [];
   const sched: number[] = [];
+  const acl: NativePlan['acl'] = [];
   for (const s of cfg.services) {
     const base = realServers.length;
     const skey = serviceKey(s);
@@ -150,11 +151,20 @@ export function buildPlan(cfg: Config, opts: PlanOptions = {}): BuiltPlan {
       const id = ids.realServerId(key);
       const up = isUp(key);
       const live = up ? rs.weight : 0;
-      realServers.push({ ip, port: rs.port, id, portIdx: hop.portIdx, nexthop: hop.nexthop, weight: s.scheduler === 'lc' ? Math.min(live, 1) : live });
+      realServers.push({
+        ip,
+        port: rs.port,
+        id,
+        portIdx: hop.portIdx,
+        nexthop: hop.nexthop,
+        weight: s.scheduler === 'lc' ? Math.min(live, 1) : live,
+        maxConn: rs.max_conn,
+      });
       planned.push({ id, key, service: s.name, address: rs.address, port: rs.port, weight: rs.weight, up });
       weights.push(live);
     }
-    const table = schedTable(s.scheduler, weights, {
+    // sh lays its table out by configured weights (see schedTable); the rest by live ones.
+    const table = schedTable(s.scheduler, s.scheduler === 'sh' ? s.real_servers.map((r) => r.weight) : weights, {
       names: s.real_servers.map((r) => `${r.address}:${r.port}`),
       seed: s.hash_seed,
       size: s.maglev_size,
@@ -171,12 +181,23 @@ export function buildPlan(cfg: Config, opts: PlanOptions = {}): BuiltPlan {
       rsFirst: base,
       rsCount: s.real_servers.length,
       nat: s.forwarding === 'nat',
+      maxConn: s.max_conn,
+      // Deny rules first (a denied client is never served), then allow rules.
+      aclFirst: acl.length,
+      aclCount: s.deny.length + s.allow.length,
+      aclDefaultAllow: s.allow.length === 0,
       id: ids.serviceId(skey),
       schedFirst: sched.length,
       schedLen: table.length,
       pool: poolIdx.get(s.local_addresses)!,
     });
     sched.push(...table.map((i) => base + i));
+    for (const [list, allow] of [[s.deny, false], [s.allow, true]] as const) {
+      for (const c of list) {
+        const n = parseCidr(c);
+        acl.push({ net: n.network, prefix: n.prefixLen, allow });
+      }
+    }
   }
 
   // Addresses the gateway owns. ARP is answered on a port for its own
@@ -212,6 +233,8 @@ export function buildPlan(cfg: Config, opts: PlanOptions = {}): BuiltPlan {
     locals: [...arp].map(([ip, arpPorts]) => ({ ip, arpPorts, lip: lipSet.has(ip), kernel: portAddrs.has(ip) && !lipSet.has(ip) })),
     timeouts: TIMEOUT_ORDER.map((k) => cfg.sessions.timeouts[k]),
     resetRealServers: opts.reset ?? [],
+    acl,
+    halfOpenMax: cfg.sessions.max_half_open ?? Math.max(1, Math.floor(cfg.sessions.max / 4)),
   };
 
   const memoryNeededMb = Math.ceil(

@@ -29,15 +29,21 @@
 // maximum weight W claims its next preferred free slot and pays W. The
 // heaviest backends claim a slot every round, a backend of weight w one every
 // W/w rounds. Unlike Katran, accumulators start at W - w rather than 0, so
-// every live backend claims in round 1: after R rounds a backend holds
-// floor((R - 1) * w / W) + 1 slots, proportional to its weight within about
-// one slot, and never zero (Katran's zero start rounds down instead and can
-// leave a light backend without any slot: weight 1 next to 65535). With
-// equal weights both reduce to Algorithm 1.
-// To avoid an O(rounds * N) loop when weights are skewed (one heavy backend,
-// many light ones), claims are replayed in the same (round, fill order) order
-// from a binary heap keyed by each backend's next claiming round:
-// O(M log N) plus the probing of occupied slots.
+// every live backend claims in round 1: after R full rounds a backend holds
+// floor((R - 1) * w / W) + 1 slots, i.e. x * w rounded up for a common x,
+// and never zero (Katran's zero start rounds down instead and can leave a
+// light backend without any slot: weight 1 next to 65535). So each share is
+// within about 1 + n * w / sum(w) slots of the exact M * w / sum(w) (the
+// heavy ones absorb the others' rounding): 2:1:1 at M = 65537 is exact to a
+// slot, 1000 backends of weights 1..4 within 0.9 slot, and one backend of
+// 65535 next to 999 of weight 1 gets 14.5 slots under its exact share while
+// each light one keeps 1 slot for its 0.985. With equal weights both reduce
+// to Algorithm 1.
+// The round loop costs O(rounds * N) = O(M * N * W / sum(w)); when weights
+// are skewed (one heavy backend, many light ones) the same claims are
+// replayed in the same (round, fill order) order from a binary heap keyed by
+// each backend's next claiming round: O(M log N). Both add the probing of
+// occupied slots, about M ln M in all as in the paper.
 //
 // Weight 0 backends are not in the table. With no live backend the result is
 // an empty Uint32Array (like rrTable's [] : "no server", the data plane drops
@@ -134,12 +140,22 @@ function checkSeed(seed: number): number {
  */
 export function maglevPermutationParams(name: string, M: number, seed: number): { offset: number; skip: number } {
   checkSize(M);
-  const s = checkSeed(seed);
+  return permutation(name, M, checkSeed(seed));
+}
+
+function permutation(name: string, M: number, seed: number): { offset: number; skip: number } {
   const bytes = Buffer.from(name, 'utf8');
-  const h1 = murmur3_32(bytes, s);
-  const h2 = murmur3_32(bytes, ~s >>> 0);
+  const h1 = murmur3_32(bytes, seed);
+  const h2 = murmur3_32(bytes, ~seed >>> 0);
   return { offset: h1 % M, skip: (h2 % (M - 1)) + 1 };
 }
+
+/**
+ * Weighted builds use the round loop while it costs at most this many
+ * accumulator steps per slot (n * W / sum(w)), the heap beyond. Measured
+ * crossover at n = 1000, M = 655373: about 20-25 steps per slot.
+ */
+const ROUND_LOOP_MAX_STEPS = 16;
 
 /**
  * Build the Maglev lookup table: length M, entries are indices into
@@ -197,7 +213,7 @@ export function maglevTable(backends: readonly MaglevBackend[], M: number, opts:
         throw new Error(`maglev params[${i}]: need 0 <= offset < ${M} and 1 <= skip < ${M}, got (${p.offset}, ${p.skip})`);
       }
     } else {
-      p = maglevPermutationParams(backends[i]!.name, M, seed);
+      p = permutation(backends[i]!.name, M, seed);
     }
     cur[j] = p.offset;
     skip[j] = p.skip;
@@ -207,83 +223,148 @@ export function maglevTable(backends: readonly MaglevBackend[], M: number, opts:
     if (w > maxW) maxW = w;
   }
 
-  const table = new Uint32Array(M);
-  // Occupancy as a bitset: the probing walks jump around the table at
-  // random, and M / 8 bytes stay in cache where 4 * M bytes do not.
-  const used = new Int32Array((M + 31) >>> 5);
+  const f: Fill = {
+    M,
+    n,
+    table: new Uint32Array(M),
+    used: new Int32Array((M + 31) >>> 5),
+    cur,
+    skip,
+    orig,
+  };
+  if (equal) fillEqual(f);
+  else if (n * maxW <= ROUND_LOOP_MAX_STEPS * weightSum(weight)) fillRounds(f, weight, maxW);
+  else fillHeap(f, weight, maxW);
+  return f.table;
+}
 
-  // Backend j takes the next free slot of its permutation.
-  const claim = (j: number): void => {
-    const s = skip[j]!;
-    let c = cur[j]!;
-    while ((used[c >>> 5]! >>> (c & 31)) & 1) {
-      c += s;
-      if (c >= M) c -= M;
-    }
-    used[c >>> 5]! |= 1 << (c & 31);
-    table[c] = orig[j]!;
+/** Fill state; top-level functions over typed arrays keep V8's code tight. */
+interface Fill {
+  readonly M: number;
+  readonly n: number;
+  readonly table: Uint32Array;
+  /**
+   * Occupancy as a bitset: the probing walks jump around the table at
+   * random, and M / 8 bytes stay in cache where 4 * M bytes do not.
+   */
+  readonly used: Int32Array;
+  /** Next candidate slot of each permutation, by fill position. */
+  readonly cur: Uint32Array;
+  readonly skip: Uint32Array;
+  /** Fill position -> index into the caller's backends. */
+  readonly orig: Uint32Array;
+}
+
+function weightSum(w: Float64Array): number {
+  let s = 0;
+  for (let j = 0; j < w.length; j++) s += w[j]!;
+  return s;
+}
+
+/** Backend j takes the next free slot of its permutation. */
+function claim(f: Fill, j: number): void {
+  const { M, used } = f;
+  const s = f.skip[j]!;
+  let c = f.cur[j]!;
+  while ((used[c >>> 5]! >>> (c & 31)) & 1) {
     c += s;
     if (c >= M) c -= M;
-    cur[j] = c;
-  };
+  }
+  used[c >>> 5]! |= 1 << (c & 31);
+  f.table[c] = f.orig[j]!;
+  c += s;
+  if (c >= M) c -= M;
+  f.cur[j] = c;
+}
 
-  if (equal) {
-    // Algorithm 1 of the paper.
-    let filled = 0;
-    for (;;) {
-      for (let j = 0; j < n; j++) {
-        claim(j);
-        if (++filled === M) return table;
-      }
+/** Algorithm 1 of the paper. */
+function fillEqual(f: Fill): void {
+  const { M, n } = f;
+  let filled = 0;
+  for (;;) {
+    for (let j = 0; j < n; j++) {
+      claim(f, j);
+      if (++filled === M) return;
     }
   }
+}
 
-  // Weighted: replay the accumulator rounds through a heap of
-  // (next claiming round, fill position). Round r (1-based) gives every
-  // backend +w; acc[j] is backend j's accumulator after its last claim, at
-  // round last[j] (initially W - w at round 0). Its next claim is the first
-  // round where the accumulator reaches W.
+/**
+ * Weighted rounds: every round each backend adds its weight w to its
+ * accumulator, which starts at W - w so that everyone claims in round 1;
+ * reaching W claims a slot and pays W. Costs n * W / sum(w) accumulator
+ * steps per slot: for mild skew.
+ */
+function fillRounds(f: Fill, weight: Float64Array, maxW: number): void {
+  const { M, n } = f;
   const acc = new Float64Array(n);
-  const next = new Float64Array(n);
-  const last = new Float64Array(n);
-  const heap = new Uint32Array(n);
-  // Smallest integer q with q * w >= d (exact: values stay far below 2^53).
-  const ceilDiv = (d: number, w: number): number => {
-    let q = Math.floor(d / w);
-    while (q * w < d) q++;
-    while (q > 0 && (q - 1) * w >= d) q--;
-    return q;
-  };
-  for (let j = 0; j < n; j++) {
-    acc[j] = maxW - weight[j]!; // so that everyone claims in round 1
-    next[j] = 1;
-    heap[j] = j;
-  }
-  const less = (a: number, b: number): boolean => next[a]! < next[b]! || (next[a] === next[b] && a < b);
-  const siftDown = (pos: number): void => {
-    const x = heap[pos]!;
-    for (;;) {
-      let child = 2 * pos + 1;
-      if (child >= n) break;
-      if (child + 1 < n && less(heap[child + 1]!, heap[child]!)) child++;
-      if (!less(heap[child]!, x)) break;
-      heap[pos] = heap[child]!;
-      pos = child;
+  for (let j = 0; j < n; j++) acc[j] = maxW - weight[j]!;
+  let filled = 0;
+  for (;;) {
+    for (let j = 0; j < n; j++) {
+      let a = acc[j]! + weight[j]!;
+      if (a >= maxW) {
+        a -= maxW;
+        claim(f, j);
+        if (++filled === M) return;
+      }
+      acc[j] = a;
     }
-    heap[pos] = x;
-  };
-  for (let pos = (n >> 1) - 1; pos >= 0; pos--) siftDown(pos);
+  }
+}
 
+/** Smallest integer q with q * w >= d (exact: values stay far below 2^53). */
+function ceilDiv(d: number, w: number): number {
+  let q = Math.floor(d / w);
+  while (q * w < d) q++;
+  while (q > 0 && (q - 1) * w >= d) q--;
+  return q;
+}
+
+/**
+ * The same claims as fillRounds, in the same (round, fill position) order,
+ * from a binary min-heap of each backend's next claiming round: O(M log n)
+ * whatever the skew. Keys live in heap order (round, position) so sifting
+ * reads adjacent memory. acc[j] is backend j's accumulator after its last
+ * claim, at round last[j] (initially W - w at round 0); its next claim is the
+ * first round where the accumulator reaches W.
+ */
+function fillHeap(f: Fill, weight: Float64Array, maxW: number): void {
+  const { M, n } = f;
+  const acc = new Float64Array(n);
+  const last = new Float64Array(n);
+  const hRound = new Float64Array(n); // heap of keys: round ...
+  const hPos = new Uint32Array(n); // ... then fill position
+  for (let j = 0; j < n; j++) {
+    acc[j] = maxW - weight[j]!;
+    hRound[j] = 1; // everyone claims in round 1, in fill order: already a heap
+    hPos[j] = j;
+  }
   for (let filled = 0; filled < M; filled++) {
-    const j = heap[0]!;
-    claim(j);
-    const r = next[j]!;
+    const j = hPos[0]!;
+    claim(f, j);
+    const r = hRound[0]!;
     const w = weight[j]!;
     const a = acc[j]! + (r - last[j]!) * w - maxW; // in [0, w)
     acc[j] = a;
     last[j] = r;
-    next[j] = r + ceilDiv(maxW - a, w);
-    siftDown(0);
+    // Replace the root by (next round, j) and sift it down.
+    const key = r + ceilDiv(maxW - a, w);
+    let pos = 0;
+    for (;;) {
+      let child = 2 * pos + 1;
+      if (child >= n) break;
+      const right = child + 1;
+      if (right < n && (hRound[right]! < hRound[child]! || (hRound[right] === hRound[child] && hPos[right]! < hPos[child]!))) {
+        child = right;
+      }
+      const cr = hRound[child]!;
+      if (cr > key || (cr === key && hPos[child]! > j)) break;
+      hRound[pos] = cr;
+      hPos[pos] = hPos[child]!;
+      pos = child;
+    }
+    hRound[pos] = key;
+    hPos[pos] = j;
   }
-  return table;
 }

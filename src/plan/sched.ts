@@ -65,8 +65,12 @@ export interface TableOptions {
 export function schedTable(name: SchedulerName, weights: readonly number[], opts: TableOptions = {}): number[] {
   switch (name) {
     case 'wrr':
-    case 'sh':
       return wrrTable(weights);
+    case 'sh':
+      // Every configured server keeps its slots (weight 0 or down counts as
+      // 1 here): the data plane passes over unavailable ones, so a drained
+      // server's clients move and nobody else's do.
+      return wrrTable(weights.map((w) => Math.max(w, 1)));
     case 'mh': {
       if (!weights.some((w) => w > 0)) return [];
       const names = opts.names ?? weights.map((_, i) => String(i));

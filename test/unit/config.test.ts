@@ -57,6 +57,7 @@ describe('config: good files', () => {
     assert.deepEqual(c.local_addresses['spare']?.ports, [1024, 65535]);
     assert.deepEqual(c.sessions, {
       max: 2000000,
+      max_half_open: null,
       timeouts: { tcp_syn: 10, tcp_established: 600, tcp_fin: 20, tcp_time_wait: 2, tcp_close: 3, udp: 30 },
     });
     assert.equal(c.services.length, 2);
@@ -68,6 +69,9 @@ describe('config: good files', () => {
       scheduler: 'wrr',
       removed_servers: 'drain',
       forwarding: 'fullnat',
+      max_conn: 0,
+      allow: [],
+      deny: [],
       health: null,
       hash_fields: null,
       hash_seed: 0,
@@ -75,8 +79,8 @@ describe('config: good files', () => {
       persistence: null,
       local_addresses: 'lan-pool',
       real_servers: [
-        { address: '198.19.0.2', port: 8080, weight: 3, health: null },
-        { address: '198.19.130.7', port: 8080, weight: 0, health: null },
+        { address: '198.19.0.2', port: 8080, weight: 3, max_conn: 0, health: null },
+        { address: '198.19.130.7', port: 8080, weight: 0, max_conn: 0, health: null },
       ],
     });
     assert.equal(c.services[1]?.scheduler, 'rr');
@@ -104,6 +108,7 @@ describe('config: good files', () => {
       local_addresses: {},
       sessions: {
         max: 1048576,
+        max_half_open: null,
         timeouts: { tcp_syn: 30, tcp_established: 900, tcp_fin: 30, tcp_time_wait: 5, tcp_close: 5, udp: 60 },
       },
       services: [],
