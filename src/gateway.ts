@@ -92,7 +92,46 @@ export class Gateway {
       'gateway ready',
     );
     this.watchNeighbours();
+    this.watchExhaustion();
     this.startStatsTimer();
+  }
+
+  /**
+   * LIP port exhaustion is a counted drop in the data plane; here it becomes
+   * one log line per pool at most every 10 s, naming the pool, its LIPs and
+   * range, the services hit and how many new flows were refused.
+   */
+  private watchExhaustion(): void {
+    const seen = new Map<number, number>();
+    const lastLog = new Map<string, number>();
+    const pending = new Map<string, { dropped: number; services: Set<string> }>();
+    const tick = () => {
+      if (!this.running) return;
+      const { lportExhausted } = this.native.readServices(this.ids.serviceIdLimit());
+      for (const s of this.cfg.services) {
+        const id = this.ids.serviceId(serviceKey(s));
+        const now = lportExhausted[id] ?? 0;
+        const delta = now - (seen.get(id) ?? 0);
+        seen.set(id, now);
+        if (delta <= 0) continue;
+        const p = pending.get(s.local_addresses) ?? { dropped: 0, services: new Set<string>() };
+        p.dropped += delta;
+        p.services.add(s.name);
+        pending.set(s.local_addresses, p);
+      }
+      for (const [pool, p] of pending) {
+        if (Date.now() - (lastLog.get(pool) ?? 0) < 10_000) continue;
+        const cfg = this.cfg.local_addresses[pool];
+        this.log.warn(
+          { pool, lips: cfg?.addresses, ports: cfg?.ports, services: [...p.services], dropped: p.dropped },
+          `local ports exhausted in pool ${pool}: new flows dropped (existing sessions unaffected); add LIPs or widen the port range`,
+        );
+        lastLog.set(pool, Date.now());
+        pending.delete(pool);
+      }
+      setTimeout(tick, 1000).unref();
+    };
+    tick();
   }
 
   private startStatsTimer(): void {

@@ -131,6 +131,8 @@ export interface Native {
   apply(plan: NativePlan): void;
   /** Active and created sessions per real-server id [0, n), summed over workers. */
   readRealServers(n: number): { active: Float64Array; created: Float64Array };
+  /** Active sessions and new flows dropped for want of a local port, per service id [0, n). */
+  readServices(n: number): { active: Float64Array; lportExhausted: Float64Array };
   /** Up to max sessions matching the filter (host-order addresses; absent = any). */
   sessions(filter: { vip?: number; rip?: number; cip?: number }, max: number): NativeSession[];
   ringInject(portIdx: number, queue: number, frames: Buffer[]): number;
@@ -224,6 +226,12 @@ export class MockNative implements Native {
   }
   sessions(): NativeSession[] {
     return [];
+  }
+  svcExhausted = new Map<number, number>();
+  readServices(n: number): { active: Float64Array; lportExhausted: Float64Array } {
+    const e = new Float64Array(n);
+    for (const [id, v] of this.svcExhausted) if (id < n) e[id] = v;
+    return { active: new Float64Array(n), lportExhausted: e };
   }
   ringInject(): number {
     return 0;

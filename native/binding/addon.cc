@@ -18,6 +18,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
 	exports.Set("apply", Napi::Function::New(env, Apply));
 	exports.Set("readRealServers", Napi::Function::New(env, ReadRealServers));
 	exports.Set("sessions", Napi::Function::New(env, Sessions));
+	exports.Set("readServices", Napi::Function::New(env, ReadServices));
 	exports.Set("ringInject", Napi::Function::New(env, RingInject));
 	exports.Set("ringDrain", Napi::Function::New(env, RingDrain));
 	exports.Set("benchPump", Napi::Function::New(env, BenchPump));

@@ -148,6 +148,27 @@ Napi::Value ReadRealServers(const Napi::CallbackInfo &info)
 	return o;
 }
 
+// readServices(n) -> { active: Float64Array(n), lportExhausted: Float64Array(n) }, indexed by service id
+Napi::Value ReadServices(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	unsigned n = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 0;
+	if (n > FN_MAX_SVC)
+		n = FN_MAX_SVC;
+	std::vector<int64_t> active(n + 1);
+	std::vector<uint64_t> exh(n + 1);
+	n = fn_dp_read_services(n, active.data(), exh.data());
+	Napi::Float64Array a = Napi::Float64Array::New(env, n), e = Napi::Float64Array::New(env, n);
+	for (unsigned i = 0; i < n; i++) {
+		a[i] = static_cast<double>(active[i]);
+		e[i] = static_cast<double>(exh[i]);
+	}
+	Napi::Object o = Napi::Object::New(env);
+	o.Set("active", a);
+	o.Set("lportExhausted", e);
+	return o;
+}
+
 static std::string Ip(uint32_t be)
 {
 	uint32_t h = ntohl(be);

@@ -10,3 +10,4 @@ Napi::Value Neighbours(const Napi::CallbackInfo &info);
 Napi::Value Apply(const Napi::CallbackInfo &info);
 Napi::Value ReadRealServers(const Napi::CallbackInfo &info);
 Napi::Value Sessions(const Napi::CallbackInfo &info);
+Napi::Value ReadServices(const Napi::CallbackInfo &info);

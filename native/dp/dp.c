@@ -47,6 +47,7 @@ static void workers_free(void)
 		rte_free(w->rs_active);
 		rte_free(w->rs_created);
 		rte_free(w->svc_active);
+		rte_free(w->svc_lport_exhausted);
 	}
 	rte_free(fn_dp.workers);
 	fn_dp.workers = NULL;
@@ -82,7 +83,8 @@ static int workers_init(char *err, size_t errlen)
 		w->rs_active = rte_zmalloc_socket("fn_rs_active", sizeof(int32_t) * FN_MAX_RS, 64, socket);
 		w->rs_created = rte_zmalloc_socket("fn_rs_created", sizeof(uint64_t) * FN_MAX_RS, 64, socket);
 		w->svc_active = rte_zmalloc_socket("fn_svc_active", sizeof(int32_t) * FN_MAX_SVC, 64, socket);
-		if (!w->rs_active || !w->rs_created || !w->svc_active) {
+		w->svc_lport_exhausted = rte_zmalloc_socket("fn_svc_exh", sizeof(uint64_t) * FN_MAX_SVC, 64, socket);
+		if (!w->rs_active || !w->rs_created || !w->svc_active || !w->svc_lport_exhausted) {
 			snprintf(err, errlen, "out of memory for per-server counters");
 			return -1;
 		}
@@ -113,7 +115,7 @@ int fn_dp_start(const struct fn_dp_cfg *cfg, struct fn_plan *plan, char *err, si
 	if (cfg->n_workers == 0 || cfg->n_workers > FN_MAX_WORKERS || cfg->n_ports == 0 ||
 	    cfg->n_ports > FN_MAX_PORTS || cfg->sessions_max == 0)
 		FAIL("bad data-plane configuration (%u workers, %u ports)", cfg->n_workers, cfg->n_ports);
-	for (unsigned i = 0; i < cfg->n_workers; i++) {
+	for (unsigned i = 0; i < cfg->n_workers && !cfg->no_threads; i++) {
 		unsigned lc = cfg->worker_lcores[i];
 		if (lc >= RTE_MAX_LCORE || !rte_lcore_is_enabled(lc) || lc == rte_get_main_lcore())
 			FAIL("worker lcore %u is not an enabled worker lcore of this EAL", lc);
@@ -144,10 +146,14 @@ int fn_dp_start(const struct fn_dp_cfg *cfg, struct fn_plan *plan, char *err, si
 		FAIL("out of memory for the persistence table");
 
 	__atomic_store_n(&fn_dp.running, 1, __ATOMIC_RELEASE);
+	for (unsigned i = 0; i < cfg->n_workers; i++)
+		fn_worker_prepare(&fn_dp.workers[i]);
+	fn_dp.started = 1;
+	if (cfg->no_threads)
+		return 0;
 	if (pthread_create(&fn_dp.ctl, NULL, fn_ctl_main, NULL) != 0)
 		FAIL("cannot start the control thread");
 	fn_dp.ctl_started = 1;
-	fn_dp.started = 1;
 	for (unsigned i = 0; i < cfg->n_workers; i++)
 		if (rte_eal_remote_launch(fn_worker_main, &fn_dp.workers[i], cfg->worker_lcores[i]) != 0)
 			FAIL("cannot launch worker %u on lcore %u (busy?)", i, cfg->worker_lcores[i]);
@@ -163,7 +169,7 @@ void fn_dp_stop(void)
 	if (!fn_dp.started)
 		return;
 	__atomic_store_n(&fn_dp.running, 0, __ATOMIC_RELEASE);
-	for (unsigned i = 0; fn_dp.workers && i < fn_dp.cfg.n_workers; i++)
+	for (unsigned i = 0; fn_dp.workers && i < fn_dp.cfg.n_workers && !fn_dp.cfg.no_threads; i++)
 		rte_eal_wait_lcore(fn_dp.cfg.worker_lcores[i]);
 	if (fn_dp.ctl_started)
 		pthread_join(fn_dp.ctl, NULL);
@@ -217,6 +223,22 @@ unsigned fn_dp_read_rs(unsigned n, int64_t *active, uint64_t *created)
 	return n;
 }
 
+unsigned fn_dp_read_services(unsigned n, int64_t *active, uint64_t *lport_exhausted)
+{
+	if (n > FN_MAX_SVC)
+		n = FN_MAX_SVC;
+	memset(active, 0, sizeof(*active) * n);
+	memset(lport_exhausted, 0, sizeof(*lport_exhausted) * n);
+	for (unsigned wi = 0; fn_dp.started && fn_dp.workers && wi < fn_dp.cfg.n_workers; wi++) {
+		const struct fn_worker *w = &fn_dp.workers[wi];
+		for (unsigned i = 0; i < n; i++) {
+			active[i] += __atomic_load_n(&w->svc_active[i], __ATOMIC_RELAXED);
+			lport_exhausted[i] += __atomic_load_n(&w->svc_lport_exhausted[i], __ATOMIC_RELAXED);
+		}
+	}
+	return n;
+}
+
 unsigned fn_dp_sessions(const struct fn_session_filter *f, struct fn_session_info *out, unsigned max)
 {
 	unsigned total = 0;
@@ -236,6 +258,13 @@ unsigned fn_dp_sessions(const struct fn_session_filter *f, struct fn_session_inf
 		__atomic_store_n(&w->dump.state, 0, __ATOMIC_RELEASE);
 	}
 	return total;
+}
+
+unsigned fn_dp_poll(void)
+{
+	if (!fn_dp.started || !fn_dp.cfg.no_threads)
+		return 0;
+	return fn_worker_iteration(&fn_dp.workers[0]);
 }
 
 int fn_dp_running(void)

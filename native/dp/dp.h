@@ -47,6 +47,7 @@ struct fn_worker {
 	int32_t *rs_active;              /* [FN_MAX_RS] worker: w; main: r (relaxed) */
 	uint64_t *rs_created;            /* [FN_MAX_RS] same */
 	int32_t *svc_active;             /* [FN_MAX_SVC] worker: w; other workers, main: r (relaxed) */
+	uint64_t *svc_lport_exhausted;   /* [FN_MAX_SVC] worker: w; main: r (relaxed) */
 	uint32_t half_open;              /* worker only: TCP sessions in SYN states */
 	struct {
 		int state;               /* 0 idle; main sets 1 (release); worker sets 2 when done (release) */
@@ -94,6 +95,8 @@ static inline uint32_t fn_svc_load(uint32_t id)
 }
 
 int fn_worker_main(void *arg);
+void fn_worker_prepare(struct fn_worker *w);
+unsigned fn_worker_iteration(struct fn_worker *w);
 void *fn_ctl_main(void *arg);
 int fn_ports_start(char *err, size_t errlen);
 void fn_ports_stop(void);

@@ -174,6 +174,7 @@ static struct fn_session *session_new(struct fn_worker *w, const struct fn_plan 
 		}
 	}
 	if (unlikely(lip_idx == FN_NIL && !svc->nat)) {
+		w->svc_lport_exhausted[svc->id]++;
 		*reason = FN_C_drop_lport_exhausted;
 		return NULL;
 	}
@@ -549,68 +550,75 @@ static int worker_l2fwd(struct fn_worker *w)
 	return 0;
 }
 
+/* One pass of the poll loop: RX on every port, redirected replies, control
+ * frames, TX flush, a slice of expiry. Returns the frames handled. */
+unsigned fn_worker_iteration(struct fn_worker *w)
+{
+	struct rte_mbuf *pkts[FN_BURST];
+	const unsigned nports = fn_dp.cfg.n_ports;
+	const struct fn_plan *plan = __atomic_load_n(&fn_dp.plan, __ATOMIC_ACQUIRE);
+	uint64_t now = rte_rdtsc();
+	if (unlikely(plan->gen != w->plan_gen)) {
+		fn_lports_sync(&w->lports, plan);
+		w->plan_gen = plan->gen;
+	}
+	if (unlikely(__atomic_load_n(&w->dump.state, __ATOMIC_ACQUIRE) == 1))
+		dump_step(w, now);
+	unsigned got = 0;
+
+	for (unsigned pi = 0; pi < nports; pi++) {
+		uint16_t n = rte_eth_rx_burst(fn_dp.ports[pi].port_id, w->idx, pkts, FN_BURST);
+		if (n == 0)
+			continue;
+		got += n;
+		FN_COUNT_N(w->ctr, rx_packets, n);
+		for (uint16_t i = 0; i < n; i++) {
+			if (i + 1 < n)
+				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+			handle(w, plan, pkts[i], pi, now);
+		}
+	}
+	/* Replies other workers received for sessions this worker owns. */
+	unsigned nr = rte_ring_sc_dequeue_burst(w->redirect, (void **)pkts, FN_BURST, NULL);
+	for (unsigned i = 0; i < nr; i++)
+		handle(w, plan, pkts[i], fn_dp.port_idx_of[pkts[i]->port], now);
+	got += nr;
+	/* Frames the control thread built (ARP, ICMP), port index in m->port. */
+	unsigned nc = rte_ring_sc_dequeue_burst(w->from_ctl, (void **)pkts, FN_BURST, NULL);
+	for (unsigned i = 0; i < nc; i++)
+		tx(w, pkts[i]->port, pkts[i]);
+	for (unsigned pi = 0; pi < nports; pi++)
+		tx_flush(w, pi);
+
+	if (got)
+		w->ctr->v[FN_C_busy_cycles] += rte_rdtsc() - now;
+	sweep(w, now);
+	return got + nc;
+}
+
+void fn_worker_prepare(struct fn_worker *w)
+{
+	w->sweep_tsc_per_entry = RTE_MAX(rte_get_tsc_hz() / w->sess.max, 1);
+	w->sweep_last = rte_rdtsc();
+}
+
 int fn_worker_main(void *arg)
 {
 	struct fn_worker *w = arg;
-	if (fn_dp.cfg.l2fwd) {
-		rte_rcu_qsbr_thread_online(fn_dp.rcu, w->idx);
-		worker_l2fwd(w);
-		rte_rcu_qsbr_thread_offline(fn_dp.rcu, w->idx);
-		return 0;
-	}
-	const unsigned nports = fn_dp.cfg.n_ports;
-	const uint32_t idle_us = fn_dp.cfg.idle_sleep_us;
-	unsigned idle = 0;
-	struct rte_mbuf *pkts[FN_BURST];
-
-	w->sweep_tsc_per_entry = RTE_MAX(rte_get_tsc_hz() / w->sess.max, 1);
-	w->sweep_last = rte_rdtsc();
 	rte_rcu_qsbr_thread_online(fn_dp.rcu, w->idx);
-
-	while (__atomic_load_n(&fn_dp.running, __ATOMIC_ACQUIRE)) {
-		const struct fn_plan *plan = __atomic_load_n(&fn_dp.plan, __ATOMIC_ACQUIRE);
-		uint64_t now = rte_rdtsc();
-		if (unlikely(plan->gen != w->plan_gen)) {
-			fn_lports_sync(&w->lports, plan);
-			w->plan_gen = plan->gen;
+	if (fn_dp.cfg.l2fwd) {
+		worker_l2fwd(w);
+	} else {
+		const uint32_t idle_us = fn_dp.cfg.idle_sleep_us;
+		unsigned idle = 0;
+		while (__atomic_load_n(&fn_dp.running, __ATOMIC_ACQUIRE)) {
+			unsigned did = fn_worker_iteration(w);
+			rte_rcu_qsbr_quiescent(fn_dp.rcu, w->idx);
+			if (did)
+				idle = 0;
+			else if (idle_us && ++idle > 256)
+				rte_delay_us_sleep(idle_us);
 		}
-		if (unlikely(__atomic_load_n(&w->dump.state, __ATOMIC_ACQUIRE) == 1))
-			dump_step(w, now);
-		unsigned got = 0;
-
-		for (unsigned pi = 0; pi < nports; pi++) {
-			uint16_t n = rte_eth_rx_burst(fn_dp.ports[pi].port_id, w->idx, pkts, FN_BURST);
-			if (n == 0)
-				continue;
-			got += n;
-			FN_COUNT_N(w->ctr, rx_packets, n);
-			for (uint16_t i = 0; i < n; i++) {
-				if (i + 1 < n)
-					rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-				handle(w, plan, pkts[i], pi, now);
-			}
-		}
-		/* Replies other workers received for sessions this worker owns. */
-		unsigned nr = rte_ring_sc_dequeue_burst(w->redirect, (void **)pkts, FN_BURST, NULL);
-		for (unsigned i = 0; i < nr; i++)
-			handle(w, plan, pkts[i], fn_dp.port_idx_of[pkts[i]->port], now);
-		got += nr;
-		/* Frames the control thread built (ARP, ICMP), port index in m->port. */
-		unsigned nc = rte_ring_sc_dequeue_burst(w->from_ctl, (void **)pkts, FN_BURST, NULL);
-		for (unsigned i = 0; i < nc; i++)
-			tx(w, pkts[i]->port, pkts[i]);
-		for (unsigned pi = 0; pi < nports; pi++)
-			tx_flush(w, pi);
-
-		if (got)
-			w->ctr->v[FN_C_busy_cycles] += rte_rdtsc() - now;
-		sweep(w, now);
-		rte_rcu_qsbr_quiescent(fn_dp.rcu, w->idx);
-
-		if (got + nc)
-			idle = 0;
-		else if (idle_us && ++idle > 256)
-			rte_delay_us_sleep(idle_us);
 	}
 	rte_rcu_qsbr_thread_offline(fn_dp.rcu, w->idx);
 	return 0;

@@ -41,6 +41,8 @@ struct fn_dp_cfg {
 	uint32_t sessions_max;   /* per worker */
 	uint32_t idle_sleep_us;  /* 0: busy poll */
 	uint8_t l2fwd;           /* bench baseline: workers only swap MACs and send back (no NAT) */
+	uint8_t no_threads;      /* tests, fuzzing: launch no worker or control thread; drive
+				  * worker 0 with fn_dp_poll() from the calling thread */
 };
 
 struct fn_port_info {
@@ -68,6 +70,10 @@ struct fn_neigh_info {
 /* Start ports, workers and the control thread with a first plan. The plan
  * passes to the data plane (freed by it). Returns 0, or -1 with err set. */
 int fn_dp_start(const struct fn_dp_cfg *cfg, struct fn_plan *plan, char *err, size_t errlen);
+/* With no_threads: one poll-loop pass of worker 0 on the calling thread
+ * (deterministic, for the fuzzer). Returns the frames handled. */
+unsigned fn_dp_poll(void);
+
 /* Stop workers and control thread, close ports, free everything. Idempotent. */
 void fn_dp_stop(void);
 int fn_dp_running(void);
@@ -85,6 +91,10 @@ int fn_dp_apply(struct fn_plan *plan, char *err, size_t errlen);
 /* Per real-server id, summed over workers: active sessions and sessions ever
  * created. Fills ids [0, n). Returns n written (<= FN_MAX_RS). */
 unsigned fn_dp_read_rs(unsigned n, int64_t *active, uint64_t *created);
+
+/* Per service id, summed over workers: active sessions and new flows dropped
+ * for want of a local port. Fills ids [0, n). */
+unsigned fn_dp_read_services(unsigned n, int64_t *active, uint64_t *lport_exhausted);
 
 struct fn_session_info {
 	uint32_t cip, vip, lip, rip;       /* network order */

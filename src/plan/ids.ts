@@ -57,6 +57,11 @@ export class IdRegistry {
     return this.rs;
   }
 
+  /** Highest service id handed out + 1. */
+  serviceIdLimit(): number {
+    return this.nextSvc;
+  }
+
   /** Highest real-server id handed out + 1 (how many per-server counters to read). */
   realServerIdLimit(): number {
     return this.nextRs;

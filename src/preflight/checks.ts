@@ -9,6 +9,7 @@ import { checkDevices, vdevArgs } from '../dpdk/devices';
 import { MBUF_BYTES, SESSION_BYTES, BASE_MEMORY_MB, type BuiltPlan } from '../plan/build';
 import {
   defaultHugepageKb,
+  defaultRouteInterfaces,
   formatCpuList,
   linkName,
   listDir,
@@ -326,7 +327,8 @@ export function readPci(sys: SysRoots, address: string): PciInfo {
     numaNode: readInt(path.join(dir, 'numa_node')) ?? -1,
     cls: readText(path.join(dir, 'class')),
     iommuGroup: linkName(path.join(dir, 'iommu_group')),
-    interfaces: listDir(path.join(dir, 'net')),
+    // virtio-net puts its interface one level down (virtio0/net/eth0).
+    interfaces: [dir, ...listDir(dir).filter((d) => /^virtio\d+$/.test(d)).map((d) => path.join(dir, d))].flatMap((d) => listDir(path.join(d, 'net'))),
   };
 }
 
@@ -393,7 +395,14 @@ export function checkPciPorts(cfg: Config, sys: SysRoots): PciResult {
         subject,
         status: 'error',
         message: `${d.id} is bound to the kernel driver ${pci.driver}${ifs}: DPDK cannot use it, ${where}`,
-        details: pci.interfaces.length ? [`binding it to vfio-pci removes ${pci.interfaces.join(', ')} from the host: make sure nothing (management, SSH) depends on it`] : undefined,
+        details: pci.interfaces.length
+          ? [
+              `binding it to vfio-pci removes ${pci.interfaces.join(', ')} from the host: make sure nothing (management, SSH) depends on it`,
+              ...pci.interfaces
+                .filter((f) => defaultRouteInterfaces(sys.route).includes(f))
+                .map((f) => `${f} carries this host's default route: binding it cuts the host off its network; is this the right device?`),
+            ]
+          : undefined,
         fix: `${down}dpdk-devbind.py -b vfio-pci ${d.id} (modprobe vfio-pci first; to keep it across reboots: driverctl set-override ${d.id} vfio-pci)`,
         data,
       });
@@ -593,7 +602,12 @@ export function checkCpus(cfg: Config, sys: SysRoots, portNodes: PortNode[] = []
   const workers = lcores.filter((l) => l.role === 'worker');
   const workerCpus = [...new Set(workers.map((w) => w.cpu))].sort((a, b) => a - b);
   const mainCpu = lcores[0]!.cpu;
-  const placement = `main lcore ${lcores[0]!.lcore} on CPU ${mainCpu}; worker lcore${workers.length === 1 ? '' : 's'} ${workers.map((w) => w.lcore).join(', ')} on CPU${workerCpus.length === 1 ? '' : 's'} ${workers.map((w) => w.cpu).join(', ')}`;
+  const identity = workers.every((w) => w.cpu === w.lcore);
+  const placement =
+    `main lcore ${lcores[0]!.lcore} on CPU ${mainCpu}; ` +
+    (identity
+      ? `worker lcore${workers.length === 1 ? '' : 's'} ${workers.map((w) => w.lcore).join(', ')} on CPU${workers.length === 1 ? '' : 's'} ${workers.map((w) => w.cpu).join(', ')}`
+      : workers.map((w) => `worker lcore ${w.lcore} on CPU ${w.cpu}`).join(', '));
 
   // Exist and online.
   const onlineText = readText(path.join(sys.cpu, 'online'));

@@ -105,7 +105,7 @@ export async function runPreflight(file: string, opts: PreflightOptions = {}): P
       const r = await probePorts(cfg, built, { native, linkWaitMs: opts.linkWaitMs, filePrefix: opts.filePrefix });
       checks.push(...r.checks);
       ports = r.ports;
-      probed = true;
+      probed = r.ports.length > 0;
     }
   }
   return summarize(file, checks, ports, probed);

@@ -80,7 +80,7 @@ export async function probePorts(cfg: Config, built: BuiltPlan, opts: ProbeOptio
         status: 'error',
         message: `EAL did not start: ${(e as Error).message}`,
         details: [`EAL arguments: ${eal.join(' ')}`],
-        fix: 'read the EAL lines printed above; common causes: too few free hugepages, a device already opened by a running gateway, a PMD that is not installed',
+        fix: 'read the lines EAL printed (on stderr); common causes: too few free hugepages, a device already opened by a running gateway, a PMD that is not installed',
       });
       return { checks, ports, eal };
     }

@@ -22,6 +22,8 @@ export interface SysRoots {
   mounts: string;
   /** /proc/meminfo (Hugepagesize: the default page size of a hugetlbfs mount without pagesize=) */
   meminfo: string;
+  /** /proc/net/route: which interface carries the default route (not to be bound) */
+  route: string;
 }
 
 export const SYS: SysRoots = {
@@ -34,6 +36,7 @@ export const SYS: SysRoots = {
   vfioNoiommu: '/sys/module/vfio/parameters/enable_unsafe_noiommu_mode',
   mounts: '/proc/mounts',
   meminfo: '/proc/meminfo',
+  route: '/proc/net/route',
 };
 
 /** The same layout under another root (a synthetic tree: ROOT/sys/..., ROOT/proc/...). */
@@ -149,4 +152,14 @@ export function pageSizeName(kb: number): string {
 export function defaultHugepageKb(meminfo: string): number | null {
   const m = /^Hugepagesize:\s+(\d+)\s*kB/m.exec(readText(meminfo) ?? '');
   return m ? Number(m[1]) : null;
+}
+
+/** Interfaces holding an IPv4 default route, from /proc/net/route. */
+export function defaultRouteInterfaces(file: string): string[] {
+  return (readText(file) ?? '')
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length > 2 && f[1] === '00000000')
+    .map((f) => f[0]!);
 }
