@@ -5,7 +5,8 @@ import { ConfigError } from './config/errors';
 import { formatIPv4, parseIPv4 } from './config/net';
 import { loadConfig } from './config/load';
 import type { Config } from './config/schema';
-import { checkDevices } from './dpdk/devices';
+import * as fs from 'node:fs';
+import { checkDevices, vdevArgs } from './dpdk/devices';
 import { ealArgs, filePrefix, removeRuntimeDir } from './dpdk/eal';
 import { setupKernelInterfaces } from './dpdk/kernel';
 import { HealthMonitor, normalizeTarget, type HealthState } from './health';
@@ -93,6 +94,7 @@ export class Gateway {
     );
     this.watchNeighbours();
     this.watchExhaustion();
+    this.watchLinks();
     this.startStatsTimer();
   }
 
@@ -133,6 +135,43 @@ export class Gateway {
     };
     tick();
   }
+
+  /**
+   * Link state per port, logged on every change. af_packet/af_xdp ports
+   * report a fixed link, so for them the kernel interface's operstate is
+   * what tells (a veth set down, a cable pulled on the host NIC).
+   */
+  private watchLinks(): void {
+    const state = new Map<string, boolean>();
+    const tick = () => {
+      if (!this.running) return;
+      this.cfg.ports.forEach((p, i) => {
+        const iface = vdevArgs(p.device).iface;
+        let up: boolean | undefined;
+        if (iface && /^net_af_(packet|xdp)/.test(p.device)) {
+          try {
+            up = fs.readFileSync(`/sys/class/net/${iface}/operstate`, 'utf8').trim() !== 'down';
+          } catch {
+            up = false; // the interface is gone
+          }
+        } else {
+          up = this.native.portInfo(i)?.linkUp;
+        }
+        if (up === undefined) return;
+        const was = state.get(p.name);
+        state.set(p.name, up);
+        if (was === undefined || was === up) return;
+        this.linkChanges++;
+        if (up) this.log.info({ port: p.name, device: p.device }, 'link up: port forwarding again');
+        else this.log.warn({ port: p.name, device: p.device }, 'link down: frames for this port are lost until it returns');
+      });
+      setTimeout(tick, 1000).unref();
+    };
+    tick();
+  }
+
+  /** Link up/down transitions seen since start (all ports). */
+  linkChanges = 0;
 
   private startStatsTimer(): void {
     if (this.timer) clearInterval(this.timer);
