@@ -24,6 +24,9 @@ const USAGE = `usage: fullnat <command> [options]
 commands:
   start -c FILE     run the gateway in the foreground (SIGTERM/SIGINT stop it)
   check -c FILE     validate a config file without starting anything
+  preflight -c FILE is this host ready for the config: hugepages, NICs, IOMMU, CPUs
+                    and, as root, each port probed through DPDK (capabilities,
+                    reply steering); exit 0/1/2 = ok/warnings/errors (--json, --offline)
   stats -c FILE     counters of the running gateway, per worker (--json: raw)
   list -c FILE      services and real servers: weight, health, sessions (--json)
   sessions -c FILE  live sessions [--vip IP] [--server IP] [--client IP] [--limit N] (--json)
@@ -199,6 +202,7 @@ async function main(): Promise<void> {
       client: { type: 'string' },
       limit: { type: 'string' },
       socket: { type: 'string' },
+      offline: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: false,
@@ -213,6 +217,12 @@ async function main(): Promise<void> {
       return check(values.config);
     case 'start':
       return start(values.config);
+    case 'preflight': {
+      if (!values.config) fail('missing -c FILE\n\n' + USAGE, 2);
+      const { preflight } = await import('./preflight');
+      // exit right after EAL cleanup
+      process.exit(await preflight(values.config, { json: values.json === true, offline: values.offline === true }));
+    }
     case 'stats':
       return stats(values.config, values.json === true);
     case 'list':

@@ -231,6 +231,18 @@ export function checkHugepages(cfg: Config, need: HugepageNeed, sys: SysRoots, p
         `or "hugepages=${pages}" on the kernel command line (1G pages: "default_hugepagesz=1G hugepagesz=1G hugepages=N")`,
       data,
     });
+  } else if (freeMb < needMb && mounted.length === 0) {
+    const heldMb = sizes.reduce((n, s) => n + sizeMb(Math.max(0, s.free - s.resv), s.kb), 0);
+    out.push({
+      group: 'hugepages',
+      id: 'hugepages.free',
+      subject: 'hugepages',
+      status: 'error',
+      message: `no usable hugepages: needs ${needMb} MiB${why}; ${heldMb} MiB are free but in no mounted hugetlbfs`,
+      details,
+      fix: heldMb >= needMb ? 'mount hugetlbfs (see above)' : `mount hugetlbfs (see above) and reserve ${pagesFor(needMb - heldMb, def.kb)} more ${pageSizeName(def.kb)} pages`,
+      data,
+    });
   } else if (freeMb < needMb) {
     const more = pagesFor(needMb - freeMb, target.kb);
     const stale = staleHugepageFiles(mounted.flatMap((s) => s.mounts));
