@@ -83,13 +83,20 @@ async function stats(file: string | undefined, json: boolean): Promise<void> {
 function socketOf(file: string | undefined, socket: string | undefined): string {
   if (socket) return socket;
   if (!file) fail('missing -c FILE (or --socket PATH)\n\n' + USAGE, 2);
-  let doc: unknown;
+  let text: string;
   try {
-    doc = YAML.parse(fs.readFileSync(file, 'utf8'));
+    text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     fail(`${file}: ${(e as Error).message}`);
   }
-  const s = (doc as { control?: { socket?: unknown } } | null)?.control?.socket;
+  // Lenient on purpose: a file with YAML errors must still lead to the
+  // gateway, which then reports those errors itself.
+  let s: unknown;
+  try {
+    s = (YAML.parseDocument(text).toJS() as { control?: { socket?: unknown } } | null)?.control?.socket;
+  } catch {
+    s = /^\s*socket:\s*["']?(\/[^\s"'}]+)/m.exec(text)?.[1];
+  }
   return typeof s === 'string' ? s : DEFAULT_CONTROL_SOCKET;
 }
 

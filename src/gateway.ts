@@ -26,7 +26,7 @@ export interface ServiceListing {
   port: number;
   protocol: string;
   scheduler: string;
-  real_servers: (PlannedRealServer & { health: 'up' | 'down' | 'unchecked'; active: number; created: number; last_error: string | null })[];
+  real_servers: (PlannedRealServer & { health: 'up' | 'down' | 'unchecked' | 'removed'; active: number; created: number; last_error: string | null })[];
 }
 
 export class Gateway {
@@ -34,7 +34,10 @@ export class Gateway {
   private running = false;
   private cfg: Config;
   private readonly ids = new IdRegistry();
-  private readonly resetKeys = new Set<string>();
+  /** Ids of removed servers whose sessions are to be reset (see removed_servers). */
+  private readonly resetIds = new Set<number>();
+  /** Sessions-created counts of recycled ids at the time they were recycled. */
+  private readonly createdBase = new Map<number, number>();
   private planned: PlannedRealServer[] = [];
   private readonly health: HealthMonitor;
   private generation = 0;
@@ -56,11 +59,13 @@ export class Gateway {
   }
 
   private build(cfg: Config) {
-    return buildPlan(cfg, {
-      ids: this.ids,
-      isUp: (key) => this.health.isUp(key),
-      reset: [...this.resetKeys].map((k) => this.ids.realServers().get(k)).filter((id): id is number => id !== undefined),
-    });
+    const built = buildPlan(cfg, { ids: this.ids, isUp: (key) => this.health.isUp(key), reset: [...this.resetIds] });
+    const reused = this.ids.takeReused();
+    if (reused.length) {
+      const { created } = this.native.readRealServers(this.ids.realServerIdLimit());
+      for (const id of reused) this.createdBase.set(id, created[id] ?? 0);
+    }
+    return built;
   }
 
   /** Throws with a message naming the cause (config, EAL, device, memory). */
@@ -195,8 +200,7 @@ export class Gateway {
   /** Ids of servers that are gone and hold no session can serve new servers. */
   private releaseIds(): void {
     const { active } = this.native.readRealServers(this.ids.realServerIdLimit());
-    this.ids.release(this.cfg, (id) => active[id] ?? 0);
-    for (const k of this.resetKeys) if (!this.ids.realServers().has(k)) this.resetKeys.delete(k);
+    for (const id of this.ids.release((id) => active[id] ?? 0)) this.resetIds.delete(id);
   }
 
   /**
@@ -209,15 +213,18 @@ export class Gateway {
     const errors = liveChangeErrors(this.cfg, next);
     if (errors.length) return { ok: false, errors };
     const changes = describeChanges(this.cfg, next);
-    const resetNow = serversToReset(this.cfg, next);
-    resetNow.forEach((k) => this.resetKeys.add(k));
+    const resetNow = serversToReset(this.cfg, next)
+      .map((k) => this.ids.realServers().get(k))
+      .filter((id): id is number => id !== undefined && !this.resetIds.has(id));
     try {
       healthTargets(next).forEach(normalizeTarget); // refuse before anything changes
+      resetNow.forEach((id) => this.resetIds.add(id));
+      this.ids.retire(next); // removed servers drain under their old ids; re-added ones get new ids
       const built = this.build(next);
       this.native.apply(built.plan);
       this.planned = built.realServers;
     } catch (e) {
-      resetNow.forEach((k) => this.resetKeys.delete(k));
+      resetNow.forEach((id) => this.resetIds.delete(id));
       return { ok: false, errors: [(e as Error).message] };
     }
     const old = this.cfg;
@@ -260,25 +267,43 @@ export class Gateway {
   list(): ServiceListing[] {
     const { active, created } = this.native.readRealServers(this.ids.realServerIdLimit());
     const health = new Map(this.health.states().map((s) => [s.key, s]));
-    return this.cfg.services.map((s) => ({
-      name: s.name,
-      vip: s.vip,
-      port: s.port,
-      protocol: s.protocol,
-      scheduler: s.scheduler,
-      real_servers: this.planned
-        .filter((r) => r.key.startsWith(serviceKey(s) + ' '))
+    const createdOf = (id: number) => (created[id] ?? 0) - (this.createdBase.get(id) ?? 0);
+    return this.cfg.services.map((s) => {
+      const prefix = serviceKey(s) + ' ';
+      const configured = this.planned
+        .filter((r) => r.key.startsWith(prefix))
         .map((r) => {
           const h = health.get(r.key);
           return {
             ...r,
             health: h ? (h.up ? 'up' : 'down') : 'unchecked',
             active: active[r.id] ?? 0,
-            created: created[r.id] ?? 0,
+            created: createdOf(r.id),
             last_error: h?.lastError ?? null,
           } as const;
-        }),
-    }));
+        });
+      // Removed by a reload, sessions still running: shown until they end.
+      const draining = [...this.ids.drainingServers()]
+        .filter(([, key]) => key.startsWith(prefix))
+        .map(([id, key]) => {
+          const addr = key.slice(prefix.length);
+          const i = addr.lastIndexOf(':');
+          return {
+            id,
+            key,
+            service: s.name,
+            address: addr.slice(0, i),
+            port: Number(addr.slice(i + 1)),
+            weight: 0,
+            up: false,
+            health: 'removed',
+            active: active[id] ?? 0,
+            created: createdOf(id),
+            last_error: this.resetIds.has(id) ? 'removed with reset' : 'removed: draining',
+          } as const;
+        });
+      return { name: s.name, vip: s.vip, port: s.port, protocol: s.protocol, scheduler: s.scheduler, real_servers: [...configured, ...draining] };
+    });
   }
 
   healthStates(): HealthState[] {

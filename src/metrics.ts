@@ -39,6 +39,7 @@ export function createMetrics(gw: Gateway): Registry {
       rsUp.reset();
       rsWeight.reset();
       svcActive.reset();
+      const byKey = new Map<string, { service: string; server: string }>();
       for (const svc of gw.list()) {
         let sum = 0;
         for (const r of svc.real_servers) {
@@ -47,12 +48,16 @@ export function createMetrics(gw: Gateway): Registry {
           rsTotal.inc(l, r.created);
           rsUp.set(l, r.health !== 'down' && r.weight > 0 ? 1 : 0);
           rsWeight.set(l, r.weight);
+          byKey.set(r.key, l);
           sum += r.active;
         }
         svcActive.set({ service: svc.name, vip: `${svc.vip}:${svc.port}/${svc.protocol}` }, sum);
       }
       healthTransitions.reset();
-      for (const h of gw.healthStates()) healthTransitions.inc({ server: h.key }, h.transitions);
+      for (const h of gw.healthStates()) {
+        const l = byKey.get(h.key);
+        if (l) healthTransitions.inc(l, h.transitions);
+      }
     },
   });
   const drops = new Counter({ name: 'fullnat_drops_total', help: 'Packets dropped, by reason and worker (-1: control thread)', labelNames: ['reason', 'worker'], registers: [reg] });
@@ -61,7 +66,7 @@ export function createMetrics(gw: Gateway): Registry {
   const rsUp = new Gauge({ name: 'fullnat_real_server_up', help: '1 when the real server takes new sessions (health up or unchecked, weight > 0)', labelNames: ['service', 'server'], registers: [reg] });
   const rsWeight = new Gauge({ name: 'fullnat_real_server_weight', help: 'Configured weight', labelNames: ['service', 'server'], registers: [reg] });
   const svcActive = new Gauge({ name: 'fullnat_service_sessions', help: 'Sessions of a service', labelNames: ['service', 'vip'], registers: [reg] });
-  const healthTransitions = new Counter({ name: 'fullnat_health_transitions_total', help: 'Health up/down transitions of a real server', labelNames: ['server'], registers: [reg] });
+  const healthTransitions = new Counter({ name: 'fullnat_health_transitions_total', help: 'Health up/down transitions of a real server', labelNames: ['service', 'server'], registers: [reg] });
 
   // One metric per data-plane counter (the names come from the addon), all
   // filled from one snapshot per scrape.

@@ -47,6 +47,7 @@ static void workers_free(void)
 		rte_free(w->rs_active);
 		rte_free(w->rs_created);
 		rte_free(w->svc_active);
+		rte_free(w->rs_live);
 		rte_free(w->svc_lport_exhausted);
 	}
 	rte_free(fn_dp.workers);
@@ -83,8 +84,9 @@ static int workers_init(char *err, size_t errlen)
 		w->rs_active = rte_zmalloc_socket("fn_rs_active", sizeof(int32_t) * FN_MAX_RS, 64, socket);
 		w->rs_created = rte_zmalloc_socket("fn_rs_created", sizeof(uint64_t) * FN_MAX_RS, 64, socket);
 		w->svc_active = rte_zmalloc_socket("fn_svc_active", sizeof(int32_t) * FN_MAX_SVC, 64, socket);
+		w->rs_live = rte_zmalloc_socket("fn_rs_live", sizeof(int32_t) * FN_MAX_RS, 64, socket);
 		w->svc_lport_exhausted = rte_zmalloc_socket("fn_svc_exh", sizeof(uint64_t) * FN_MAX_SVC, 64, socket);
-		if (!w->rs_active || !w->rs_created || !w->svc_active || !w->svc_lport_exhausted) {
+		if (!w->rs_active || !w->rs_created || !w->svc_active || !w->svc_lport_exhausted || !w->rs_live) {
 			snprintf(err, errlen, "out of memory for per-server counters");
 			return -1;
 		}

@@ -46,6 +46,7 @@ struct fn_worker {
 	uint64_t plan_gen;               /* worker only: plan generation last synced */
 	int32_t *rs_active;              /* [FN_MAX_RS] worker: w; main: r (relaxed) */
 	uint64_t *rs_created;            /* [FN_MAX_RS] same */
+	int32_t *rs_live;                /* [FN_MAX_RS] worker only: sessions not yet closed (lc, wlc) */
 	int32_t *svc_active;             /* [FN_MAX_SVC] worker: w; other workers, main: r (relaxed) */
 	uint64_t *svc_lport_exhausted;   /* [FN_MAX_SVC] worker: w; main: r (relaxed) */
 	uint32_t half_open;              /* worker only: TCP sessions in SYN states */

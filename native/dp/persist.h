@@ -1,9 +1,10 @@
 /* Persistence (ipvsadm -p): the same client network reaches the same real
  * server of a service for a while. One table shared by all workers, since
- * RSS may spread one client's connections over several: direct-mapped
- * slots of two words written with plain atomic stores (no locks). A reader
- * accepts a slot only if key and value agree (a 16-bit tag from the key is
- * kept in the value), so a torn pair from two racing writers reads as a miss. */
+ * RSS may spread one client's connections over several: 4-way buckets (one
+ * cache line) of two-word slots written with plain atomic stores (no locks).
+ * A reader accepts a slot only if key and value agree (a 16-bit tag from the
+ * key is kept in the value), so a torn pair from two racing writers reads as
+ * a miss. A full bucket gives up its entry that expires first. */
 #ifndef FN_PERSIST_H
 #define FN_PERSIST_H
 
@@ -31,25 +32,47 @@ static inline uint64_t fn_persist_key(uint32_t svc_id, uint32_t masked)
 	return ((uint64_t)(svc_id + 1) << 32) | masked;
 }
 
+#define FN_PERSIST_WAYS 4
+
+static inline struct fn_persist_slot *fn_persist_bucket(uint32_t h)
+{
+	return &fn_persist.slot[h & fn_persist.mask & ~(uint32_t)(FN_PERSIST_WAYS - 1)];
+}
+
 /* Server id remembered for this client, or -1. */
 static inline int32_t fn_persist_get(uint32_t svc_id, uint32_t masked, uint32_t now_s)
 {
 	uint64_t key = fn_persist_key(svc_id, masked);
 	uint32_t h = rte_hash_crc_8byte(key, 0x5bd1e995);
-	struct fn_persist_slot *s = &fn_persist.slot[h & fn_persist.mask];
-	uint64_t k1 = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
-	uint64_t v = __atomic_load_n(&s->val, __ATOMIC_ACQUIRE);
-	uint64_t k2 = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
-	if (k1 != key || k2 != key || (uint16_t)v != (uint16_t)(h >> 16) || (uint32_t)(v >> 32) <= now_s)
-		return -1;
-	return (int32_t)((v >> 16) & 0xffff);
+	struct fn_persist_slot *b = fn_persist_bucket(h);
+	for (unsigned i = 0; i < FN_PERSIST_WAYS; i++) {
+		uint64_t k1 = __atomic_load_n(&b[i].key, __ATOMIC_ACQUIRE);
+		if (k1 != key)
+			continue;
+		uint64_t v = __atomic_load_n(&b[i].val, __ATOMIC_ACQUIRE);
+		uint64_t k2 = __atomic_load_n(&b[i].key, __ATOMIC_ACQUIRE);
+		if (k2 == key && (uint16_t)v == (uint16_t)(h >> 16) && (uint32_t)(v >> 32) > now_s)
+			return (int32_t)((v >> 16) & 0xffff);
+	}
+	return -1;
 }
 
 static inline void fn_persist_put(uint32_t svc_id, uint32_t masked, uint32_t rs_id, uint32_t expire_s)
 {
 	uint64_t key = fn_persist_key(svc_id, masked);
 	uint32_t h = rte_hash_crc_8byte(key, 0x5bd1e995);
-	struct fn_persist_slot *s = &fn_persist.slot[h & fn_persist.mask];
+	struct fn_persist_slot *b = fn_persist_bucket(h);
+	/* Its own slot, else the one that expires first (an empty slot never expires later). */
+	struct fn_persist_slot *s = &b[0];
+	for (unsigned i = 0; i < FN_PERSIST_WAYS; i++) {
+		if (__atomic_load_n(&b[i].key, __ATOMIC_RELAXED) == key) {
+			s = &b[i];
+			break;
+		}
+		if ((uint32_t)(__atomic_load_n(&b[i].val, __ATOMIC_RELAXED) >> 32) <
+		    (uint32_t)(__atomic_load_n(&s->val, __ATOMIC_RELAXED) >> 32))
+			s = &b[i];
+	}
 	__atomic_store_n(&s->val, ((uint64_t)expire_s << 32) | ((uint64_t)(rs_id & 0xffff) << 16) | (uint16_t)(h >> 16),
 			 __ATOMIC_RELEASE);
 	__atomic_store_n(&s->key, key, __ATOMIC_RELEASE);

@@ -17,7 +17,7 @@ static inline int fn_rs_full(const struct fn_rs *rs)
 
 /* cursor: this worker's cursor for the service, advanced by the caller once
  * the pick is final; offset: the caller's retry when the pick was at its
- * connection limit (the next table entry). active: this worker's active
+ * connection limit (the next table entry). active: this worker's open (not yet closed)
  * sessions per server id. */
 static inline const struct fn_rs *fn_sched_pick(const struct fn_plan *plan, const struct fn_service *svc,
 						uint32_t cursor, uint32_t offset, const struct fn_tuple *k,

@@ -49,6 +49,13 @@ static inline uint8_t fn_tcp_next(uint8_t st, unsigned dir, uint8_t f)
 	}
 }
 
+/* Closed connections (TIME_WAIT, CLOSE) still hold a session until they
+ * expire, but no longer load their server: lc/wlc count only the rest. */
+static inline int fn_tcp_closed(uint8_t st)
+{
+	return st == FN_TCP_TIME_WAIT || st == FN_TCP_CLOSE;
+}
+
 static inline unsigned fn_state_timeout(uint8_t st)
 {
 	switch (st) {

@@ -70,6 +70,8 @@ static void session_free(struct fn_worker *w, struct fn_session *s)
 		fn_lport_put(&w->lports, s->lip_slot, s->lport);
 	w->rs_active[s->rs_id]--;
 	w->svc_active[s->svc_id]--;
+	if (!fn_tcp_closed(s->state))
+		w->rs_live[s->rs_id]--;
 	if (s->state == FN_TCP_SYN_SENT || s->state == FN_TCP_SYN_RECV)
 		w->half_open--;
 	fn_sess_remove(&w->sess, s);
@@ -139,11 +141,11 @@ static struct fn_session *session_new(struct fn_worker *w, const struct fn_plan 
 	 * such servers' slots so only their own clients move. */
 	unsigned why = FN_C_drop_no_real_server;
 	for (uint32_t off = 0; rs == NULL; off++) {
-		if (off == RTE_MIN(svc->sched_len, 64u)) {
+		if (off == RTE_MIN(svc->sched_len, 1024u)) {
 			*reason = why;
 			return NULL;
 		}
-		const struct fn_rs *cand = fn_sched_pick(plan, svc, c, off, k, w->rs_active);
+		const struct fn_rs *cand = fn_sched_pick(plan, svc, c, off, k, w->rs_live);
 		if (cand->weight == 0)
 			continue;
 		if (fn_rs_full(cand))
@@ -216,6 +218,7 @@ static struct fn_session *session_new(struct fn_worker *w, const struct fn_plan 
 	if (svc->persist_s)
 		fn_persist_put(svc->id, masked, rs->id, now_s + svc->persist_s);
 	w->rs_active[rs->id]++;
+	w->rs_live[rs->id]++;
 	w->rs_created[rs->id]++;
 	w->svc_active[svc->id]++;
 	if (s->state == FN_TCP_SYN_SENT)
@@ -225,52 +228,76 @@ static struct fn_session *session_new(struct fn_worker *w, const struct fn_plan 
 	return s;
 }
 
-/* The session's real server was removed with reset: end the session and, for
- * TCP, answer the sender with a RST so it does not wait for a timeout. */
-static void reset_session(struct fn_worker *w, struct fn_session *s, struct rte_mbuf *m, struct fn_pkt *p,
-			  unsigned rx_pi)
+/* Turn a TCP frame into a bare RST (20-byte IPv4 + 20-byte TCP, no options,
+ * no payload) from src:sport to dst:dport with the given seq/ack and flags,
+ * addressed to dst_mac out of port pi. Checksums recomputed: a rare path. */
+static void send_rst(struct fn_worker *w, struct rte_mbuf *m, unsigned pi, const uint8_t dst_mac[6], uint32_t src,
+		     uint32_t dst, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags)
 {
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+	struct rte_tcp_hdr *t = (struct rte_tcp_hdr *)(ip + 1);
+	memcpy(&eth->dst_addr, dst_mac, 6);
+	rte_ether_addr_copy(&fn_dp.ports[pi].mac, &eth->src_addr);
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	memset(ip, 0, sizeof(*ip) + sizeof(*t));
+	ip->version_ihl = 0x45;
+	ip->total_length = rte_cpu_to_be_16(sizeof(*ip) + sizeof(*t));
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_TCP;
+	ip->src_addr = src;
+	ip->dst_addr = dst;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	t->src_port = sport;
+	t->dst_port = dport;
+	t->sent_seq = seq;
+	t->recv_ack = ack;
+	t->data_off = 0x50;
+	t->tcp_flags = flags;
+	t->cksum = rte_ipv4_udptcp_cksum(ip, t);
+	rte_pktmbuf_trim(m, rte_pktmbuf_pkt_len(m) - (sizeof(*eth) + sizeof(*ip) + sizeof(*t)));
+	tx(w, pi, m);
+}
+
+/* The session's real server was removed with reset: end the session and, for
+ * TCP, reset both ends now, whichever spoke: the sender gets a RST in answer
+ * (seq = its ack), the peer a RST carrying the sender's sequence number,
+ * translated as the packet would have been, which is exactly what the peer
+ * expects next, so it is accepted. */
+static void reset_session(struct fn_worker *w, struct fn_session *s, struct rte_mbuf *m, struct fn_pkt *p,
+			  unsigned rx_pi, unsigned dir)
+{
+	const struct fn_session c = *s; /* the session is gone after this line */
 	session_free(w, s);
 	FN_COUNT(w->ctr, sessions_reset);
 	if (p->ip->next_proto_id != IPPROTO_TCP || (p->tcp_flags & RTE_TCP_RST_FLAG)) {
 		rte_pktmbuf_free(m);
 		return;
 	}
-	struct rte_ipv4_hdr *ip = p->ip;
 	struct rte_tcp_hdr *t = p->l4;
-	uint32_t paylen = rte_be_to_cpu_16(ip->total_length) - p->l3_len - (t->data_off >> 4) * 4;
+	uint32_t paylen = rte_be_to_cpu_16(p->ip->total_length) - p->l3_len - (t->data_off >> 4) * 4;
 	paylen += !!(p->tcp_flags & RTE_TCP_SYN_FLAG) + !!(p->tcp_flags & RTE_TCP_FIN_FLAG);
-	uint32_t seq = t->recv_ack, ack = rte_cpu_to_be_32(rte_be_to_cpu_32(t->sent_seq) + paylen);
-	/* Keep a bare 20-byte IPv4 + 20-byte TCP header, reply to the sender. */
-	struct rte_ether_addr mac = p->eth->src_addr;
-	p->eth->dst_addr = mac;
-	rte_ether_addr_copy(&fn_dp.ports[rx_pi].mac, &p->eth->src_addr);
-	if (p->l3_len != sizeof(*ip)) {
-		memmove((uint8_t *)ip + sizeof(*ip), t, sizeof(*t));
-		t = (struct rte_tcp_hdr *)((uint8_t *)ip + sizeof(*ip));
+	uint32_t seq = t->sent_seq, ack = t->recv_ack;
+	uint32_t next = rte_cpu_to_be_32(rte_be_to_cpu_32(seq) + paylen);
+	uint8_t sender_mac[6];
+	memcpy(sender_mac, &p->eth->src_addr, 6);
+
+	struct rte_mbuf *peer = rte_pktmbuf_copy(m, fn_dp.pool, 0, UINT32_MAX);
+	if (dir == FN_DIR_CLIENT) {
+		send_rst(w, m, rx_pi, sender_mac, c.vip, c.cip, c.vport, c.cport, ack, next,
+			 RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG);
+		uint8_t mac[6];
+		if (peer && fn_neigh_mac(c.neigh, mac) == 0)
+			send_rst(w, peer, c.server_port, mac, c.lip, c.rip, c.lport, c.rport, seq, 0, RTE_TCP_RST_FLAG);
+		else
+			rte_pktmbuf_free(peer);
+	} else {
+		send_rst(w, m, rx_pi, sender_mac, c.lip, c.rip, c.lport, c.rport, ack, next,
+			 RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG);
+		if (peer)
+			send_rst(w, peer, c.client_port, c.client_mac, c.vip, c.cip, c.vport, c.cport, seq, 0,
+				 RTE_TCP_RST_FLAG);
 	}
-	uint32_t a = ip->src_addr;
-	ip->src_addr = ip->dst_addr;
-	ip->dst_addr = a;
-	ip->version_ihl = 0x45;
-	ip->total_length = rte_cpu_to_be_16(sizeof(*ip) + sizeof(*t));
-	ip->fragment_offset = 0;
-	ip->time_to_live = 64;
-	ip->hdr_checksum = 0;
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	uint16_t port = t->src_port;
-	t->src_port = t->dst_port;
-	t->dst_port = port;
-	t->sent_seq = seq;
-	t->recv_ack = ack;
-	t->data_off = 0x50;
-	t->tcp_flags = RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG;
-	t->rx_win = 0;
-	t->tcp_urp = 0;
-	t->cksum = 0;
-	t->cksum = rte_ipv4_udptcp_cksum(ip, t);
-	rte_pktmbuf_trim(m, rte_pktmbuf_pkt_len(m) - (sizeof(struct rte_ether_hdr) + sizeof(*ip) + sizeof(*t)));
-	tx(w, rx_pi, m);
 }
 
 /* An ICMP error to a VIP or LIP about a session: hand it to the session's
@@ -410,7 +437,7 @@ static void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, struct 
 		if (unlikely(ip->time_to_live <= 1))
 			DROP(w, m, drop_ttl);
 		if (unlikely(plan->reset_rs && (plan->reset_rs[s->rs_id >> 6] & (1ULL << (s->rs_id & 63))))) {
-			reset_session(w, s, m, p, rx_pi);
+			reset_session(w, s, m, p, rx_pi, dir);
 			return;
 		}
 		if (s->proto == IPPROTO_TCP) {
@@ -418,6 +445,8 @@ static void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, struct 
 			s->state = fn_tcp_next(s->state, dir, p->tcp_flags);
 			if (was <= FN_TCP_SYN_RECV && s->state > FN_TCP_SYN_RECV)
 				w->half_open--;
+			if (!fn_tcp_closed(was) && fn_tcp_closed(s->state))
+				w->rs_live[s->rs_id]--;
 		}
 		s->expire = now + plan->timeout_tsc[fn_state_timeout(s->state)];
 	}

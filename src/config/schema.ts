@@ -403,6 +403,12 @@ export function checkConfig(cfg: Config): RuleIssue[] {
     out,
   );
 
+  cfg.services.forEach((s, i) => {
+    if (s.scheduler === 'mh' && s.maglev_size < s.real_servers.length) {
+      out.push({ path: ['services', i, 'maglev_size'], message: `expected a Maglev table at least as large as the ${s.real_servers.length} real servers, got ${s.maglev_size}` });
+    }
+  });
+
   // Subnets directly attached to ports, for route gateways and RS reachability.
   const attached = cfg.ports.flatMap((p) => p.addresses.map((a) => ({ port: p.name, cidr: parseCidr(a) })));
 

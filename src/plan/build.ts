@@ -164,11 +164,16 @@ export function buildPlan(cfg: Config, opts: PlanOptions = {}): BuiltPlan {
       weights.push(live);
     }
     // sh lays its table out by configured weights (see schedTable); the rest by live ones.
-    const table = schedTable(s.scheduler, s.scheduler === 'sh' ? s.real_servers.map((r) => r.weight) : weights, {
-      names: s.real_servers.map((r) => `${r.address}:${r.port}`),
-      seed: s.hash_seed,
-      size: s.maglev_size,
-    });
+    let table: number[];
+    try {
+      table = schedTable(s.scheduler, s.scheduler === 'sh' ? s.real_servers.map((r) => r.weight) : weights, {
+        names: s.real_servers.map((r) => `${r.address}:${r.port}`),
+        seed: s.hash_seed,
+        size: s.maglev_size,
+      });
+    } catch (e) {
+      throw new PlanError(`service ${s.name}: ${(e as Error).message}`);
+    }
     const fields = s.hash_fields ?? (s.scheduler === 'mh' ? 'flow' : 'address');
     services.push({
       vip: parseIPv4(s.vip),

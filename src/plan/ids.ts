@@ -1,8 +1,10 @@
 // Stable numeric ids for services and real servers, keyed by what they are
 // (VIP:port/proto, and the server's address:port within its service), so
 // counters and live sessions stay attached to the same thing across reloads.
-// A real-server id is only given out again once nothing refers to it: it is
-// no longer configured and no session holds it.
+// A server a reload removes is retired: its id stays reserved (its sessions
+// still count against it, a reset still finds them) until no session holds
+// it; configured again before that, it gets a fresh id, so old sessions and
+// new ones are never confused.
 import type { Config } from '../config/schema';
 
 export const MAX_REAL_SERVER_IDS = 65536; // native FN_MAX_RS
@@ -18,6 +20,8 @@ export function realServerKey(svc: string, rs: { address: string; port: number }
 export class IdRegistry {
   private readonly svc = new Map<string, number>();
   private readonly rs = new Map<string, number>();
+  private readonly draining = new Map<number, string>();
+  private reused: number[] = [];
   private nextSvc = 0;
   private freeRs: number[] = [];
   private nextRs = 0;
@@ -45,16 +49,41 @@ export class IdRegistry {
   realServerId(key: string): number {
     let id = this.rs.get(key);
     if (id === undefined) {
-      id = this.freeRs.pop() ?? this.nextRs++;
-      if (id >= MAX_REAL_SERVER_IDS) throw new Error(`more than ${MAX_REAL_SERVER_IDS} real servers over the gateway's life`);
+      const recycled = this.freeRs.pop();
+      id = recycled ?? this.nextRs++;
+      if (id >= MAX_REAL_SERVER_IDS) throw new Error(`more than ${MAX_REAL_SERVER_IDS} real servers configured or draining at once`);
+      if (recycled !== undefined) this.reused.push(id);
       this.rs.set(key, id);
     }
     return id;
   }
 
-  /** Known real servers: key -> id (configured now or still draining). */
+  /** Configured real servers: key -> id. */
   realServers(): ReadonlyMap<string, number> {
     return this.rs;
+  }
+
+  /** Removed real servers whose sessions may still run: id -> key. */
+  drainingServers(): ReadonlyMap<number, string> {
+    return this.draining;
+  }
+
+  /** Ids handed out again since the last call (their old counters are stale). */
+  takeReused(): number[] {
+    const r = this.reused;
+    this.reused = [];
+    return r;
+  }
+
+  /** Move servers that `cfg` no longer has to the draining set. */
+  retire(cfg: Config): void {
+    const configured = configuredKeys(cfg);
+    for (const [key, id] of this.rs) {
+      if (!configured.has(key)) {
+        this.rs.delete(key);
+        this.draining.set(id, key);
+      }
+    }
   }
 
   /** Highest service id handed out + 1. */
@@ -67,17 +96,20 @@ export class IdRegistry {
     return this.nextRs;
   }
 
-  /**
-   * Forget real servers that are neither in `cfg` nor hold sessions
-   * (`active(id)` = 0), so their ids can serve new servers.
-   */
-  release(cfg: Config, active: (id: number) => number): void {
-    const configured = new Set(cfg.services.flatMap((s) => s.real_servers.map((r) => realServerKey(serviceKey(s), r))));
-    for (const [key, id] of this.rs) {
-      if (!configured.has(key) && active(id) === 0) {
-        this.rs.delete(key);
+  /** Free the ids of retired servers no session holds any more; returns them. */
+  release(active: (id: number) => number): number[] {
+    const freed: number[] = [];
+    for (const id of this.draining.keys()) {
+      if (active(id) === 0) {
+        this.draining.delete(id);
         this.freeRs.push(id);
+        freed.push(id);
       }
     }
+    return freed;
   }
+}
+
+function configuredKeys(cfg: Config): Set<string> {
+  return new Set(cfg.services.flatMap((s) => s.real_servers.map((r) => realServerKey(serviceKey(s), r))));
 }
