@@ -87,6 +87,7 @@ export class Gateway {
         this.log.warn({ port: p.name, spreading: info.spreading }, 'client flows cannot be spread over the workers on this port');
       }
     });
+    this.logPlacement();
     this.health.update(healthTargets(this.cfg));
     this.log.info(
       {
@@ -177,6 +178,21 @@ export class Gateway {
 
   /** Link up/down transitions seen since start (all ports). */
   linkChanges = 0;
+
+  /** Where memory and workers ended up, and a warning where they are apart. */
+  private logPlacement(): void {
+    const nodes = this.native.workerNodes();
+    const ports = this.cfg.ports.map((p, i) => {
+      const info = this.native.portInfo(i);
+      return { port: p.name, device_node: info?.numaNode ?? -1, mbuf_node: info?.memNode ?? -1 };
+    });
+    const workers = this.cfg.dpdk.lcores.workers.map((lcore, i) => ({ lcore, node: nodes[i] ?? -1 }));
+    this.log.info({ ports, workers }, 'NUMA placement: mbufs on each port\'s node, session tables on each worker\'s node');
+    for (const w of workers) {
+      const far = ports.filter((p) => p.device_node >= 0 && p.device_node !== w.node).map((p) => p.port);
+      if (far.length) this.log.warn({ lcore: w.lcore, node: w.node, ports: far }, 'worker on another NUMA node than some of its ports: every packet crosses the interconnect');
+    }
+  }
 
   private startStatsTimer(): void {
     if (this.timer) clearInterval(this.timer);

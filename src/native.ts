@@ -103,6 +103,8 @@ export interface NativePortInfo {
   retaSize: number;
   /** NUMA node of the device, -1 when unknown (vdevs). */
   numaNode: number;
+  /** Node the port's mbufs and queues were placed on. */
+  memNode: number;
   /** The port can hash flows over queues (RSS). */
   rss: boolean;
   txOffloads: string[];
@@ -127,6 +129,8 @@ export interface Native {
   readCounters(): Float64Array;
   portInfo(portIdx: number): NativePortInfo | null;
   neighbours(): NativeNeighbour[];
+  /** NUMA node of each worker's lcore (its session table and counters live there). */
+  workerNodes(): number[];
   /** Publish a new plan; returns once no worker can still see the old one. */
   apply(plan: NativePlan): void;
   /** Active and created sessions per real-server id [0, n), summed over workers. */
@@ -204,6 +208,7 @@ export class MockNative implements Native {
       maxTxQueues: 16,
       retaSize: 0,
       numaNode: -1,
+      memNode: 0,
       rss: false,
       txOffloads: [],
       rxOffloads: [],
@@ -211,6 +216,9 @@ export class MockNative implements Native {
   }
   neighbours(): NativeNeighbour[] {
     return [];
+  }
+  workerNodes(): number[] {
+    return this.cfg ? this.cfg.workerLcores.map(() => 0) : [];
   }
   applied: NativePlan[] = [];
   apply(plan: NativePlan): void {

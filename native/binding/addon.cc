@@ -15,6 +15,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
 	exports.Set("readCounters", Napi::Function::New(env, ReadCounters));
 	exports.Set("portInfo", Napi::Function::New(env, PortInfo));
 	exports.Set("neighbours", Napi::Function::New(env, Neighbours));
+	exports.Set("workerNodes", Napi::Function::New(env, WorkerNodes));
 	exports.Set("apply", Napi::Function::New(env, Apply));
 	exports.Set("readRealServers", Napi::Function::New(env, ReadRealServers));
 	exports.Set("sessions", Napi::Function::New(env, Sessions));

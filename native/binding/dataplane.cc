@@ -83,6 +83,7 @@ Napi::Value PortInfo(const Napi::CallbackInfo &info)
 	o.Set("maxTxQueues", pi.max_tx_queues);
 	o.Set("retaSize", pi.reta_size);
 	o.Set("numaNode", pi.numa_node);
+	o.Set("memNode", pi.mem_node);
 	o.Set("rss", pi.rss_offloads != 0);
 	Napi::Array tx = Napi::Array::New(info.Env()), rx = Napi::Array::New(info.Env());
 	uint32_t nt = 0, nr = 0;
@@ -95,6 +96,19 @@ Napi::Value PortInfo(const Napi::CallbackInfo &info)
 	o.Set("txOffloads", tx);
 	o.Set("rxOffloads", rx);
 	return o;
+}
+
+// workerNodes() -> NUMA node of each worker's lcore (its session table is there)
+Napi::Value WorkerNodes(const Napi::CallbackInfo &info)
+{
+	Napi::Array a = Napi::Array::New(info.Env());
+	for (uint32_t i = 0;; i++) {
+		int n = fn_dp_worker_node(i);
+		if (n < 0)
+			break;
+		a.Set(i, n);
+	}
+	return a;
 }
 
 Napi::Value Neighbours(const Napi::CallbackInfo &info)

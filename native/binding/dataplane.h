@@ -7,6 +7,7 @@ Napi::Value CounterNames(const Napi::CallbackInfo &info);
 Napi::Value ReadCounters(const Napi::CallbackInfo &info);
 Napi::Value PortInfo(const Napi::CallbackInfo &info);
 Napi::Value Neighbours(const Napi::CallbackInfo &info);
+Napi::Value WorkerNodes(const Napi::CallbackInfo &info);
 Napi::Value Apply(const Napi::CallbackInfo &info);
 Napi::Value ReadRealServers(const Napi::CallbackInfo &info);
 Napi::Value Sessions(const Napi::CallbackInfo &info);

@@ -269,6 +269,13 @@ unsigned fn_dp_poll(void)
 	return fn_worker_iteration(&fn_dp.workers[0]);
 }
 
+int fn_dp_worker_node(unsigned i)
+{
+	if (!fn_dp.started || i >= fn_dp.cfg.n_workers)
+		return -1;
+	return (int)rte_lcore_to_socket_id(fn_dp.cfg.worker_lcores[i]);
+}
+
 int fn_dp_running(void)
 {
 	return fn_dp.started;
@@ -306,6 +313,7 @@ int fn_dp_port_info(unsigned pi, struct fn_port_info *out)
 		out->tx_offload_capa = info.tx_offload_capa;
 	}
 	out->numa_node = rte_eth_dev_socket_id(out->port_id);
+	out->mem_node = fn_dp.ports[pi].socket;
 	if (rte_eth_link_get_nowait(out->port_id, &link) == 0) {
 		out->link_up = link.link_status;
 		out->link_speed_mbps = link.link_speed;

@@ -20,6 +20,8 @@ struct fn_port_rt {
 	uint16_t port_id;                /* main: w at start; all: r */
 	struct rte_ether_addr mac;       /* main: w at start; all: r */
 	int up;                          /* main only: started, must be stopped */
+	int socket;                      /* main: w at start; NUMA node of the device (or main's) */
+	struct rte_mempool *pool;        /* mbufs on that node: the port's RX queues fill from it */
 	uint8_t steering;                /* main: w at start; mode in effect */
 	char steering_why[160];
 	char spreading[96];              /* how client flows reach several workers */
@@ -62,7 +64,8 @@ struct fn_dp {
 	struct fn_dp_cfg cfg;            /* main: w at start; all: r */
 	struct fn_port_rt ports[FN_MAX_PORTS];
 	uint8_t port_idx_of[RTE_MAX_ETHPORTS]; /* DPDK port id -> config index */
-	struct rte_mempool *pool;
+	struct rte_mempool *pool;        /* on the main lcore's node: control, tests, bench */
+	struct rte_mempool *node_pool[RTE_MAX_NUMA_NODES]; /* one per node that has ports */
 	struct fn_worker *workers;
 	struct fn_counters *counters;    /* n_workers + 1 (ctl last) */
 	struct fn_plan *plan;            /* main: atomic store (publish); workers, ctl: atomic load */

@@ -58,6 +58,20 @@ static int port_setup(unsigned pi, char *err, size_t errlen)
 	}
 	if ((rc = rte_eth_dev_info_get(p->port_id, &info)) != 0)
 		FAIL("port %s: cannot query device: %s", pc->name, rte_strerror(-rc));
+	/* Memory where the device is: RX buffers on the port's NUMA node. */
+	p->socket = rte_eth_dev_socket_id(p->port_id);
+	if (p->socket < 0 || p->socket >= RTE_MAX_NUMA_NODES)
+		p->socket = (int)rte_socket_id();
+	if (!fn_dp.node_pool[p->socket]) {
+		char name[RTE_MEMPOOL_NAMESIZE];
+		snprintf(name, sizeof(name), "fn_mbufs_n%d", p->socket);
+		fn_dp.node_pool[p->socket] = rte_pktmbuf_pool_create(name, fn_dp.cfg.mbufs, 256, 0,
+								      RTE_MBUF_DEFAULT_BUF_SIZE, p->socket);
+		if (!fn_dp.node_pool[p->socket])
+			FAIL("port %s: cannot allocate %u mbufs on NUMA node %d: %s", pc->name, fn_dp.cfg.mbufs,
+			     p->socket, rte_strerror(rte_errno));
+	}
+	p->pool = fn_dp.node_pool[p->socket];
 	if (info.max_rx_queues < nq || info.max_tx_queues < nq)
 		FAIL("port %s: %u workers need %u RX and TX queues, device '%s' (%s) offers %u RX / %u TX%s",
 		     pc->name, nq, nq, pc->device, info.driver_name, info.max_rx_queues, info.max_tx_queues,
@@ -86,11 +100,9 @@ static int port_setup(unsigned pi, char *err, size_t errlen)
 	uint16_t nrx = fn_dp.cfg.rx_desc, ntx = fn_dp.cfg.tx_desc;
 	if ((rc = rte_eth_dev_adjust_nb_rx_tx_desc(p->port_id, &nrx, &ntx)) != 0)
 		FAIL("port %s: descriptor counts rejected: %s", pc->name, rte_strerror(-rc));
-	int socket = rte_eth_dev_socket_id(p->port_id);
-	if (socket < 0)
-		socket = (int)rte_socket_id();
+	int socket = p->socket;
 	for (uint16_t q = 0; q < nq; q++) {
-		if ((rc = rte_eth_rx_queue_setup(p->port_id, q, nrx, (unsigned)socket, NULL, fn_dp.pool)) != 0)
+		if ((rc = rte_eth_rx_queue_setup(p->port_id, q, nrx, (unsigned)socket, NULL, p->pool)) != 0)
 			FAIL("port %s: RX queue %u setup failed: %s", pc->name, q, rte_strerror(-rc));
 		if ((rc = rte_eth_tx_queue_setup(p->port_id, q, ntx, (unsigned)socket, NULL)) != 0)
 			FAIL("port %s: TX queue %u setup failed: %s", pc->name, q, rte_strerror(-rc));
@@ -142,8 +154,11 @@ static int kernel_if_setup(unsigned pi, char *err, size_t errlen)
 
 int fn_ports_start(char *err, size_t errlen)
 {
+	/* The main lcore's node gets the pool everyone shares unless a port
+	 * lives elsewhere (then that node gets its own, see port_setup). */
 	fn_dp.pool = rte_pktmbuf_pool_create("fn_mbufs", fn_dp.cfg.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 					     (int)rte_socket_id());
+	fn_dp.node_pool[rte_socket_id() < RTE_MAX_NUMA_NODES ? rte_socket_id() : 0] = fn_dp.pool;
 	if (!fn_dp.pool)
 		FAIL("cannot allocate %u mbufs (%u MiB): %s; raise dpdk.memory_mb or lower dpdk.mbufs",
 		     fn_dp.cfg.mbufs, (unsigned)(((uint64_t)fn_dp.cfg.mbufs * 2432) >> 20),
@@ -190,6 +205,11 @@ void fn_ports_stop(void)
 			rte_ring_free(p->tx[q]);
 			p->rx[q] = p->tx[q] = NULL;
 		}
+	}
+	for (unsigned n = 0; n < RTE_MAX_NUMA_NODES; n++) {
+		if (fn_dp.node_pool[n] != fn_dp.pool)
+			rte_mempool_free(fn_dp.node_pool[n]);
+		fn_dp.node_pool[n] = NULL;
 	}
 	rte_mempool_free(fn_dp.pool);
 	fn_dp.pool = NULL;

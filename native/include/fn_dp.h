@@ -53,6 +53,7 @@ struct fn_port_info {
 	int kernel_port_id;     /* DPDK port of the kernel interface, -1 without */
 	uint16_t max_rx_queues, max_tx_queues, reta_size;
 	int numa_node;          /* -1: unknown (vdevs) */
+	int mem_node;           /* node its mbufs and queues were placed on */
 	uint64_t rss_offloads;  /* flow types the port can hash (RTE_ETH_RSS_*) */
 	uint64_t rx_offload_capa, tx_offload_capa; /* RTE_ETH_RX/TX_OFFLOAD_* */
 	uint8_t mac[6];
@@ -82,6 +83,8 @@ int fn_dp_running(void);
  * Returns the number of blocks written (<= max). */
 unsigned fn_dp_read_counters(struct fn_counters *out, unsigned max);
 int fn_dp_port_info(unsigned port_idx, struct fn_port_info *out);
+/* NUMA node of worker i's lcore (its session table lives there), -1 if none. */
+int fn_dp_worker_node(unsigned i);
 unsigned fn_dp_neighbours(struct fn_neigh_info *out, unsigned max);
 
 /* Publish a new plan (takes it in all cases): build, swap, wait for every
