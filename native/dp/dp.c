@@ -254,8 +254,12 @@ unsigned fn_dp_sessions(const struct fn_session_filter *f, struct fn_session_inf
 		__atomic_store_n(&w->dump.state, 1, __ATOMIC_RELEASE);
 		/* The worker scans 4096 entries per loop; a running worker finishes
 		 * a million-entry table in well under a second. */
-		while (__atomic_load_n(&w->dump.state, __ATOMIC_ACQUIRE) != 2)
-			rte_delay_us_sleep(10);
+		while (__atomic_load_n(&w->dump.state, __ATOMIC_ACQUIRE) != 2) {
+			if (fn_dp.cfg.no_threads)
+				fn_worker_iteration(w); /* nobody else will run the worker */
+			else
+				rte_delay_us_sleep(10);
+		}
 		total += w->dump.n;
 		__atomic_store_n(&w->dump.state, 0, __ATOMIC_RELEASE);
 	}

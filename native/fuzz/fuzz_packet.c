@@ -9,7 +9,11 @@
  * included below instead of linked) and run here too, between polls.
  *
  * Per input: the bytes as one frame on port 0, poll, control pass, poll,
- * drain and check every output; then the same on port 1. Checks (abort()
+ * drain and check every output; then the same on port 1; then, for an
+ * IPv4 frame, the same again with its IPv4 (and ICMP) checksums repaired so
+ * that mutations reach past the checksum check. Mbufs are injected with
+ * their headroom and the bytes after the frame poisoned for ASan, so a read
+ * beyond the frame is reported. Checks (abort()
  * on failure, which libFuzzer reports as a crash):
  *  - every IPv4 output: header checksum valid, total length within the frame;
  *  - every ICMP output: message checksum valid; for errors (3, 11, 12), the
@@ -41,7 +45,7 @@
 #include "neigh.h"
 
 /* The control thread's handlers, so they run on this thread (static there). */
-#include "../dp/ctl.c"
+#include "ctl.c" /* from the data-plane source directory on the include path */
 
 #define FZ_MAX_FRAME 2048
 
@@ -494,15 +498,50 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* The input with its IPv4 header checksum (and an ICMP message's checksum)
+ * made right, so mutations reach past the checksum gate. Returns 0 when the
+ * input is not IPv4 (nothing to repair). */
+static int repair(uint8_t *f, size_t len)
+{
+	if (len < 34 || f[12] != 0x08 || f[13] != 0x00)
+		return 0;
+	uint8_t *ip = f + 14;
+	size_t hl = (size_t)(ip[0] & 0xf) * 4, tot = (size_t)ip[2] << 8 | ip[3];
+	if (hl < 20 || 14 + hl > len)
+		return 0;
+	if (ip[9] == 1 && !(ip[6] & 0x3f) && !ip[7] && tot >= hl + 4 && 14 + tot <= len) {
+		ip[hl + 2] = ip[hl + 3] = 0;
+		uint32_t s = sum16(ip + hl, tot - hl, 0);
+		while (s >> 16)
+			s = (s & 0xffff) + (s >> 16);
+		ip[hl + 2] = (uint8_t)(~s >> 8);
+		ip[hl + 3] = (uint8_t)~s;
+	}
+	ip[10] = ip[11] = 0;
+	uint32_t s = sum16(ip, hl, 0);
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	ip[10] = (uint8_t)(~s >> 8);
+	ip[11] = (uint8_t)~s;
+	return 1;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static unsigned runs;
+	static uint8_t fixed[FZ_MAX_FRAME];
 	if (size > FZ_MAX_FRAME)
 		return -1; /* not a frame an mbuf holds: not interesting */
 	if (++runs % 256 == 0)
 		live_session();
 	one_frame(0, data, size);
 	one_frame(1, data, size);
+	/* The same frame with its checksums repaired, on both ports. */
+	memcpy(fixed, data, size);
+	if (repair(fixed, size)) {
+		one_frame(0, fixed, size);
+		one_frame(1, fixed, size);
+	}
 	if (runs % 64 == 0) {
 		ctl_pass(1); /* neighbour probes */
 		fn_dp_poll();
