@@ -279,6 +279,12 @@ static void reset_session(struct fn_worker *w, struct fn_session *s, struct rte_
 	paylen += !!(p->tcp_flags & RTE_TCP_SYN_FLAG) + !!(p->tcp_flags & RTE_TCP_FIN_FLAG);
 	uint32_t seq = t->sent_seq, ack = t->recv_ack;
 	uint32_t next = rte_cpu_to_be_32(rte_be_to_cpu_32(seq) + paylen);
+	/* The peer's RST must be in its window: a (retransmitted) SYN's sequence
+	 * number is one below what the peer expects next; and a peer still in
+	 * SYN-SENT only accepts a RST that acknowledges its SYN. */
+	uint32_t peer_seq = p->tcp_flags & RTE_TCP_SYN_FLAG ? rte_cpu_to_be_32(rte_be_to_cpu_32(seq) + 1) : seq;
+	uint32_t peer_ack = p->tcp_flags & RTE_TCP_ACK_FLAG ? ack : 0;
+	uint8_t peer_flags = RTE_TCP_RST_FLAG | (p->tcp_flags & RTE_TCP_ACK_FLAG);
 	uint8_t sender_mac[6];
 	memcpy(sender_mac, &p->eth->src_addr, 6);
 
@@ -288,15 +294,15 @@ static void reset_session(struct fn_worker *w, struct fn_session *s, struct rte_
 			 RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG);
 		uint8_t mac[6];
 		if (peer && fn_neigh_mac(c.neigh, mac) == 0)
-			send_rst(w, peer, c.server_port, mac, c.lip, c.rip, c.lport, c.rport, seq, 0, RTE_TCP_RST_FLAG);
+			send_rst(w, peer, c.server_port, mac, c.lip, c.rip, c.lport, c.rport, peer_seq, peer_ack, peer_flags);
 		else
 			rte_pktmbuf_free(peer);
 	} else {
 		send_rst(w, m, rx_pi, sender_mac, c.lip, c.rip, c.lport, c.rport, ack, next,
 			 RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG);
 		if (peer)
-			send_rst(w, peer, c.client_port, c.client_mac, c.vip, c.cip, c.vport, c.cport, seq, 0,
-				 RTE_TCP_RST_FLAG);
+			send_rst(w, peer, c.client_port, c.client_mac, c.vip, c.cip, c.vport, c.cport, peer_seq, peer_ack,
+				 peer_flags);
 	}
 }
 

@@ -87,8 +87,11 @@ export class RingGateway {
   apply(yaml: string, opts: { down?: string[]; reset?: string[] } = {}): void {
     const cfg = parseConfig(yaml, 'fixture.yaml');
     const down = new Set(opts.down ?? []);
-    const reset = (opts.reset ?? []).map((k) => this.ids.realServerId(k));
+    const reset = (opts.reset ?? []).map((k) => this.ids.realServerId(k)); // before they retire
+    this.ids.retire(cfg); // as the gateway does: a server added back gets a fresh id
     this.native.apply(buildPlan(cfg, { ids: this.ids, isUp: (k) => !down.has(k), reset }).plan);
+    const { active } = this.native.readRealServers(this.ids.realServerIdLimit());
+    this.ids.release((id) => active[id] ?? 0);
     this.cfg = cfg;
   }
 
