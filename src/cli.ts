@@ -103,7 +103,7 @@ function socketOf(file: string | undefined, socket: string | undefined): string 
 let socketFlag: string | undefined;
 
 /** Ask the running gateway (found through the config's control socket). */
-async function ask(file: string | undefined, path: string, method: 'GET' | 'POST' = 'GET', timeoutMs = 10000): Promise<unknown> {
+async function ask(file: string | undefined, path: string, method: 'GET' | 'POST' = 'GET', timeoutMs = 30000): Promise<unknown> {
   const socket = socketOf(file, socketFlag);
   try {
     return await request(socket, path, timeoutMs, method);
