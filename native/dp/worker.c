@@ -316,6 +316,12 @@ static int icmp_error(struct fn_worker *w, const struct fn_local *l, struct rte_
 	if (fn_icmp_quote(p, &q) != 0 ||
 	    (q.ip->next_proto_id != IPPROTO_TCP && q.ip->next_proto_id != IPPROTO_UDP))
 		return -1;
+	/* Forwarded errors get a fresh checksum: never launder a corrupt one. */
+	if (rte_raw_cksum(q.icmp, q.icmp_len) != 0xffff) {
+		FN_COUNT(w->ctr, drop_bad_checksum);
+		rte_pktmbuf_free(m);
+		return 0;
+	}
 	struct fn_tuple k;
 	fn_icmp_quote_tuple(&q, &k);
 	uint32_t e = fn_sess_lookup(&w->sess, &k, fn_sess_hash(&k));
@@ -364,6 +370,17 @@ static int icmp_error(struct fn_worker *w, const struct fn_local *l, struct rte_
 	return 0;
 }
 
+/* Full TCP checksum check (pseudo-header + segment) for the rare segments
+ * whose state effect must not be forged by corruption. */
+static inline int tcp_cksum_ok(const struct rte_ipv4_hdr *ip, const struct fn_pkt *p)
+{
+	uint32_t l4len = rte_be_to_cpu_16(ip->total_length) - p->l3_len;
+	uint32_t sum = rte_ipv4_phdr_cksum(ip, 0) + rte_raw_cksum(p->l4, l4len);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
+}
+
 static void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, struct rte_mbuf *m,
 			struct fn_pkt *p, unsigned rx_pi, uint64_t now)
 {
@@ -392,6 +409,11 @@ static void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, struct 
 		if (unlikely(((f & RTE_TCP_SYN_FLAG) && (f & (RTE_TCP_FIN_FLAG | RTE_TCP_RST_FLAG))) ||
 			     !(f & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG | RTE_TCP_RST_FLAG))))
 			DROP(w, m, drop_bad_tcp_flags);
+		/* A RST ends the session's state here: act only on one the
+		 * endpoint would accept too. Data segments are not verified (the
+		 * endpoints do it), a RST is short and rare. */
+		if (unlikely((f & RTE_TCP_RST_FLAG) && !tcp_cksum_ok(ip, p)))
+			DROP(w, m, drop_bad_checksum);
 	}
 	struct fn_tuple k = {ip->src_addr, ip->dst_addr, p->sport, p->dport, ip->next_proto_id};
 	uint32_t e = fn_sess_lookup(&w->sess, &k, fn_sess_hash(&k));

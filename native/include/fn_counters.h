@@ -24,7 +24,7 @@
 	X(drop_not_ipv4)          /* ethertype neither IPv4 nor ARP */       \
 	X(drop_other_host)        /* unicast frame for another MAC */        \
 	X(drop_malformed)         /* truncated or inconsistent headers */    \
-	X(drop_bad_checksum)      /* IPv4 header checksum wrong */           \
+	X(drop_bad_checksum)      /* IPv4 header checksum wrong; or a RST or ICMP error whose own checksum is */ \
 	X(drop_fragment)          /* IPv4 fragments: policy is drop */       \
 	X(drop_ttl)               /* TTL would reach 0 */                    \
 	X(drop_no_service)        /* not a VIP:vport, session or local addr */\
