@@ -388,7 +388,9 @@ static void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, struct 
 
 	if (p->l4 == NULL) {
 		const struct fn_local *l = fn_plan_local(plan, ip->dst_addr);
-		if (l && ip->next_proto_id == IPPROTO_ICMP) {
+		/* The type byte is read only if the datagram has an ICMP header. */
+		if (l && ip->next_proto_id == IPPROTO_ICMP &&
+		    rte_be_to_cpu_16(ip->total_length) >= p->l3_len + sizeof(struct rte_icmp_hdr)) {
 			uint8_t type = *((uint8_t *)ip + p->l3_len);
 			if (fn_icmp_is_error(type) && icmp_error(w, l, m, p, now) == 0)
 				return;
