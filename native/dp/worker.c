@@ -16,6 +16,15 @@
 #include "scheduler.h"
 #include "tcp_state.h"
 
+/* What the burst pre-pass learned of one received frame. */
+struct fn_rx {
+	struct fn_pkt p;
+	int parsed;              /* enum fn_parse */
+	uint32_t hash;           /* of k; set only for FN_P_IPV4 with an L4 header */
+	uint32_t svc_slot;       /* service hash slot prefetched for a likely new flow, or FN_NIL */
+	struct fn_tuple k;
+};
+
 static void tx_flush(struct fn_worker *w, unsigned pi)
 {
 	uint16_t n = w->txb[pi].n;
@@ -382,8 +391,9 @@ static inline int tcp_cksum_ok(const struct rte_ipv4_hdr *ip, const struct fn_pk
 }
 
 static void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, struct rte_mbuf *m,
-			struct fn_pkt *p, unsigned rx_pi, uint64_t now)
+			struct fn_rx *r, unsigned rx_pi, uint64_t now)
 {
+	struct fn_pkt *p = &r->p;
 	struct rte_ipv4_hdr *ip = p->ip;
 
 	if (p->l4 == NULL) {
@@ -417,8 +427,8 @@ static void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, struct 
 		if (unlikely((f & RTE_TCP_RST_FLAG) && !tcp_cksum_ok(ip, p)))
 			DROP(w, m, drop_bad_checksum);
 	}
-	struct fn_tuple k = {ip->src_addr, ip->dst_addr, p->sport, p->dport, ip->next_proto_id};
-	uint32_t e = fn_sess_lookup(&w->sess, &k, fn_sess_hash(&k));
+	const struct fn_tuple k = r->k;
+	uint32_t e = fn_sess_lookup(&w->sess, &k, r->hash);
 	struct fn_session *s = NULL;
 	unsigned dir = FN_DIR_CLIENT;
 	if (e != FN_NIL) {
@@ -531,11 +541,10 @@ static void dump_step(struct fn_worker *w, uint64_t now)
 		__atomic_store_n(&w->dump.state, 2, __ATOMIC_RELEASE);
 }
 
-static void handle(struct fn_worker *w, const struct fn_plan *plan, struct rte_mbuf *m, unsigned rx_pi,
-		   uint64_t now)
+static void handle(struct fn_worker *w, const struct fn_plan *plan, struct rte_mbuf *m, struct fn_rx *r,
+		   unsigned rx_pi, uint64_t now)
 {
-	struct fn_pkt p;
-	switch (fn_parse(m, &p)) {
+	switch (r->parsed) {
 	case FN_P_IPV4:
 		break;
 	case FN_P_ARP:
@@ -551,10 +560,71 @@ static void handle(struct fn_worker *w, const struct fn_plan *plan, struct rte_m
 		DROP(w, m, drop_malformed);
 	}
 	/* Unicast for another station (a bridge flooding, a promiscuous port). */
-	if (unlikely(rte_is_unicast_ether_addr(&p.eth->dst_addr) &&
-		     !rte_is_same_ether_addr(&p.eth->dst_addr, &fn_dp.ports[rx_pi].mac)))
+	if (unlikely(rte_is_unicast_ether_addr(&r->p.eth->dst_addr) &&
+		     !rte_is_same_ether_addr(&r->p.eth->dst_addr, &fn_dp.ports[rx_pi].mac)))
 		DROP(w, m, drop_other_host);
-	handle_ipv4(w, plan, m, &p, rx_pi, now);
+	handle_ipv4(w, plan, m, r, rx_pi, now);
+}
+
+/* A burst in stages, so that the memory each packet needs is fetched for all
+ * of them before any is translated (the cache misses of a large session
+ * table overlap instead of queueing one after another):
+ *   1. prefetch every frame's headers;
+ *   2. parse, hash the tuple, prefetch its hash bucket;
+ *   3. read the bucket's first entry, prefetch that session; an empty
+ *      bucket means a new flow: prefetch its service instead;
+ *   4. translate each packet (the lookup itself is done here, against the
+ *      table as the earlier packets of the burst left it: stages 2-3 are
+ *      only hints).
+ * rx_pi is the port the burst came in on, or FN_RX_PORT_OF_MBUF when each
+ * packet carries it (the redirect ring). */
+#define FN_RX_PORT_OF_MBUF UINT32_MAX
+static void handle_burst(struct fn_worker *w, const struct fn_plan *plan, struct rte_mbuf **pkts, unsigned n,
+			 unsigned rx_pi, uint64_t now)
+{
+	struct fn_rx rx[FN_BURST];
+	const struct fn_session_table *t = &w->sess;
+
+	for (unsigned i = 0; i < n; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	for (unsigned i = 0; i < n; i++) {
+		struct fn_rx *r = &rx[i];
+		r->parsed = fn_parse(pkts[i], &r->p);
+		if (r->parsed != FN_P_IPV4 || r->p.l4 == NULL)
+			continue;
+		r->k = (struct fn_tuple){r->p.ip->src_addr, r->p.ip->dst_addr, r->p.sport, r->p.dport,
+					 r->p.ip->next_proto_id};
+		r->hash = fn_sess_hash(&r->k);
+		rte_prefetch0(&t->buckets[r->hash & t->mask]);
+	}
+	unsigned fresh = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct fn_rx *r = &rx[i];
+		r->svc_slot = FN_NIL;
+		if (r->parsed != FN_P_IPV4 || r->p.l4 == NULL)
+			continue;
+		uint32_t e = t->buckets[r->hash & t->mask];
+		if (e != FN_NIL) {
+			rte_prefetch0(&t->s[e >> 1]);
+		} else {
+			/* An empty bucket: a new flow, it will look its service up. */
+			r->svc_slot = fn_svc_hash(r->k.daddr, r->k.dport, r->k.proto) & plan->svc_mask;
+			rte_prefetch0(&plan->svc_ht[r->svc_slot]);
+			fresh++;
+		}
+	}
+	for (unsigned i = 0; fresh && i < n; i++) {
+		if (rx[i].svc_slot == FN_NIL)
+			continue;
+		uint32_t slot = plan->svc_ht[rx[i].svc_slot];
+		if (slot != 0) {
+			rte_prefetch0(&plan->services[slot - 1]);
+			rte_prefetch0(&fn_plan_cursors(plan, w->idx)[slot - 1]);
+		}
+	}
+	for (unsigned i = 0; i < n; i++)
+		handle(w, plan, pkts[i], &rx[i], rx_pi == FN_RX_PORT_OF_MBUF ? fn_dp.port_idx_of[pkts[i]->port] : rx_pi,
+		       now);
 }
 
 /* Expire sessions by sweeping the table once per second of TSC, a slice per
@@ -631,16 +701,12 @@ unsigned fn_worker_iteration(struct fn_worker *w)
 			continue;
 		got += n;
 		FN_COUNT_N(w->ctr, rx_packets, n);
-		for (uint16_t i = 0; i < n; i++) {
-			if (i + 1 < n)
-				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-			handle(w, plan, pkts[i], pi, now);
-		}
+		handle_burst(w, plan, pkts, n, pi, now);
 	}
 	/* Replies other workers received for sessions this worker owns. */
 	unsigned nr = rte_ring_sc_dequeue_burst(w->redirect, (void **)pkts, FN_BURST, NULL);
-	for (unsigned i = 0; i < nr; i++)
-		handle(w, plan, pkts[i], fn_dp.port_idx_of[pkts[i]->port], now);
+	if (nr)
+		handle_burst(w, plan, pkts, nr, FN_RX_PORT_OF_MBUF, now);
 	got += nr;
 	/* Frames the control thread built (ARP, ICMP), port index in m->port. */
 	unsigned nc = rte_ring_sc_dequeue_burst(w->from_ctl, (void **)pkts, FN_BURST, NULL);
