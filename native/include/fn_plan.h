@@ -6,8 +6,10 @@
 #include <stdint.h>
 
 #define FN_NIL UINT32_MAX
-#define FN_MAX_RS 65536    /* real-server ids are < FN_MAX_RS */
-#define FN_MAX_SVC 65536   /* service ids are < FN_MAX_SVC */
+/* Ids index per-worker counter arrays (16 bytes per real server, 12 per
+ * service, per worker: 7 MiB each at these sizes, counted in memory sizing). */
+#define FN_MAX_RS (1u << 18)   /* real-server ids are < FN_MAX_RS */
+#define FN_MAX_SVC (1u << 18)  /* service ids are < FN_MAX_SVC */
 
 enum fn_timeout {
 	FN_TO_TCP_SYN,

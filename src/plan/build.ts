@@ -22,6 +22,8 @@ export const SESSION_BYTES = 64 + 16 + 4;
 export const MBUF_BYTES = 2432;
 /** EAL, rings and ports' own needs, measured roughly with --no-huge. */
 export const BASE_MEMORY_MB = 48;
+/** Each worker's per-real-server and per-service counters (native/dp/dp.c: FN_MAX_RS × 16 + FN_MAX_SVC × 12 bytes). */
+export const WORKER_COUNTERS_MB = 7;
 
 export interface PlannedRealServer {
   id: number;
@@ -243,7 +245,7 @@ export function buildPlan(cfg: Config, opts: PlanOptions = {}): BuiltPlan {
   };
 
   const memoryNeededMb = Math.ceil(
-    BASE_MEMORY_MB + (start.mbufs * MBUF_BYTES + workers * start.sessionsMax * SESSION_BYTES) / (1 << 20),
+    BASE_MEMORY_MB + workers * WORKER_COUNTERS_MB + (start.mbufs * MBUF_BYTES + workers * start.sessionsMax * SESSION_BYTES) / (1 << 20),
   );
   return { start, plan, realServers: planned, memoryNeededMb };
 }

@@ -7,7 +7,8 @@
 // new ones are never confused.
 import type { Config } from '../config/schema';
 
-export const MAX_REAL_SERVER_IDS = 65536; // native FN_MAX_RS
+export const MAX_REAL_SERVER_IDS = 1 << 18; // native FN_MAX_RS
+export const MAX_SERVICE_IDS = 1 << 18; // native FN_MAX_SVC
 
 export function serviceKey(s: { vip: string; port: number; protocol: string }): string {
   return `${s.vip}:${s.port}/${s.protocol}`;
@@ -42,7 +43,10 @@ export class IdRegistry {
 
   serviceId(key: string): number {
     let id = this.svc.get(key);
-    if (id === undefined) this.svc.set(key, (id = this.nextSvc++));
+    if (id === undefined) {
+      if (this.nextSvc >= MAX_SERVICE_IDS) throw new Error(`more than ${MAX_SERVICE_IDS} services configured over this process's life`);
+      this.svc.set(key, (id = this.nextSvc++));
+    }
     return id;
   }
 
