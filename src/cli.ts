@@ -32,6 +32,9 @@ commands:
   sessions -c FILE  live sessions [--vip IP] [--server IP] [--client IP] [--limit N] (--json)
   reload -c FILE    make the running gateway re-read its config (same as SIGHUP);
                     prints what changed, or the errors (the running config stays)
+  bench [--scenario NAME]... [--json] [--smoke] [--out DIR] [--memory KIND]
+                    throughput benchmarks against baselines run in the same
+                    invocation (fullnat bench --help)
 
 stats, list, sessions and reload find the gateway through the config's
 control.socket, or --socket PATH.
@@ -198,6 +201,11 @@ async function start(file: string | undefined): Promise<void> {
 
 async function main(): Promise<void> {
   const [cmd, ...rest] = process.argv.slice(2);
+  if (cmd === 'bench') {
+    // The bench has its own options (bench/main.ts).
+    const { benchMain } = await import('../bench/main');
+    process.exit(await benchMain(rest));
+  }
   const { values } = parseArgs({
     args: rest,
     options: {
