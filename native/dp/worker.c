@@ -610,6 +610,9 @@ static void handle_burst(struct fn_worker *w, const struct fn_plan *plan, struct
 			/* An empty bucket: a new flow, it will look its service up. */
 			r->svc_slot = fn_svc_hash(r->k.daddr, r->k.dport, r->k.proto) & plan->svc_mask;
 			rte_prefetch0(&plan->svc_ht[r->svc_slot]);
+			/* ... and take the session the free list hands out next. */
+			if (fresh < t->nfree)
+				rte_prefetch0(&t->s[t->free[t->nfree - 1 - fresh]]);
 			fresh++;
 		}
 	}
