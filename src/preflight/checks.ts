@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import type { Config } from '../config/schema';
 import { parseDevice } from '../config/schema';
 import { checkDevices, vdevArgs } from '../dpdk/devices';
-import { MBUF_BYTES, SESSION_BYTES, BASE_MEMORY_MB, type BuiltPlan } from '../plan/build';
+import { MBUF_BYTES, SESSION_BYTES, BASE_MEMORY_MB, WORKER_COUNTERS_MB, type BuiltPlan } from '../plan/build';
 import {
   defaultHugepageKb,
   defaultRouteInterfaces,
@@ -37,7 +37,7 @@ export function checkMemory(cfg: Config, built: BuiltPlan): Check {
   const have = cfg.dpdk.memory_mb;
   const breakdown =
     `${built.start.mbufs} mbufs × ${MBUF_BYTES} B (${mbufMb} MiB) + ${workers} worker${workers === 1 ? '' : 's'} × ` +
-    `${built.start.sessionsMax} sessions × ${SESSION_BYTES} B (${sessMb} MiB) + ${BASE_MEMORY_MB} MiB for EAL, rings and ports`;
+    `${built.start.sessionsMax} sessions × ${SESSION_BYTES} B (${sessMb} MiB) + ${workers} × ${WORKER_COUNTERS_MB} MiB of per-server counters + ${BASE_MEMORY_MB} MiB for EAL, rings and ports`;
   const data = { memoryMb: have, neededMb: need, mbufs: built.start.mbufs, sessionsPerWorker: built.start.sessionsMax, workers };
   if (need > have) {
     return {
