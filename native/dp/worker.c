@@ -21,7 +21,7 @@ struct fn_rx {
 	struct fn_pkt p;
 	int parsed;              /* enum fn_parse */
 	uint32_t hash;           /* of k; set only for FN_P_IPV4 with an L4 header */
-	uint32_t svc_slot;       /* service hash slot prefetched for a likely new flow, or FN_NIL */
+	uint32_t svc_slot;       /* likely new flow: its service's hash slot, then index; else FN_NIL */
 	struct fn_tuple k;
 };
 
@@ -616,14 +616,40 @@ static void handle_burst(struct fn_worker *w, const struct fn_plan *plan, struct
 			fresh++;
 		}
 	}
+	/* New flows, two more steps of what session_new will read: the
+	 * service and its cursor, then (rr/wrr) the table entry the cursor
+	 * points at and the per-service counter, then that real server and its
+	 * counters. With many services these are misses of their own. */
+	const uint32_t *cur = fn_plan_cursors(plan, w->idx);
 	for (unsigned i = 0; fresh && i < n; i++) {
 		if (rx[i].svc_slot == FN_NIL)
 			continue;
 		uint32_t slot = plan->svc_ht[rx[i].svc_slot];
+		rx[i].svc_slot = slot ? slot - 1 : FN_NIL;  /* from here on: the service's index */
 		if (slot != 0) {
 			rte_prefetch0(&plan->services[slot - 1]);
-			rte_prefetch0(&fn_plan_cursors(plan, w->idx)[slot - 1]);
+			rte_prefetch0(&cur[slot - 1]);
 		}
+	}
+	for (unsigned i = 0; fresh && i < n; i++) {
+		if (rx[i].svc_slot == FN_NIL)
+			continue;
+		const struct fn_service *svc = &plan->services[rx[i].svc_slot];
+		rte_prefetch0(&w->svc_active[svc->id]);
+		if (svc->sched_kind == FN_SCHED_CURSOR && cur[rx[i].svc_slot] < svc->sched_len)
+			rte_prefetch0(&plan->sched[svc->sched_first + cur[rx[i].svc_slot]]);
+	}
+	for (unsigned i = 0; fresh && i < n; i++) {
+		if (rx[i].svc_slot == FN_NIL)
+			continue;
+		const struct fn_service *svc = &plan->services[rx[i].svc_slot];
+		if (svc->sched_kind != FN_SCHED_CURSOR || cur[rx[i].svc_slot] >= svc->sched_len)
+			continue;
+		const struct fn_rs *rs = &plan->rs[plan->sched[svc->sched_first + cur[rx[i].svc_slot]]];
+		rte_prefetch0(rs);
+		rte_prefetch0(&w->rs_active[rs->id]);
+		rte_prefetch0(&w->rs_live[rs->id]);
+		rte_prefetch0(&w->rs_created[rs->id]);
 	}
 	for (unsigned i = 0; i < n; i++)
 		handle(w, plan, pkts[i], &rx[i], rx_pi == FN_RX_PORT_OF_MBUF ? fn_dp.port_idx_of[pkts[i]->port] : rx_pi,
