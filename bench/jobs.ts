@@ -6,7 +6,9 @@
 // poll-loop passes that had packets, so idle polling does not pollute it.
 // Mpps per worker = packets / (busy_cycles / tsc_hz). The generator and sink
 // run on the main lcore; the worker is alone on its lcore.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { FRAME_LEN, frameSet, TCP_ACK, TCP_FIN, TCP_SYN, writeTcp, writeUdp, macBytes, type L4Frame } from './frames';
 import { BenchGateway, ealResidentKb, rssKb } from './gateway';
 import { CLIENT_MAC, cip, cport, gatewayConfig, LAN_IP, lipOf, RS_IP, RS_MAC, RS_PORT, vip, vport, type Shape } from './model';
@@ -31,7 +33,15 @@ export interface CpsJob {
   batch: number;
 }
 
-export type Job = TrafficJob | CpsJob;
+/** Established UDP flows through net_memif ports, the frames sent by a generator in its own process (native/bench/memif_gen.c). */
+export interface MemifJob {
+  kind: 'memif';
+  flows: number;
+  packets: number;
+  hugepages?: boolean;
+}
+
+export type Job = TrafficJob | CpsJob | MemifJob;
 
 /** One benchPump call: the worker's deltas over it. */
 export interface Slice {
@@ -325,8 +335,91 @@ async function cps(job: CpsJob): Promise<JobResult> {
   return { tscHz: pm.tscHz, memoryNeededMb: gw.memoryNeededMb, setupSeconds: runSeconds, phases: pm.phases, counters };
 }
 
+/** The generator binary, built with the addon (native/CMakeLists.txt). */
+export const MEMIF_GEN = path.resolve(__dirname, '..', '..', 'build', 'native', 'fn_memif_gen');
+
+interface GenResult {
+  arp_answered: number;
+  sent: number;
+  received: [number, number];
+  cycles: number;
+  tsc_hz: number;
+}
+
+/** Writes the frames file and runs the generator to completion (the gateway's worker keeps forwarding meanwhile). */
+function generate(socket: string, client: Buffer[], server: Buffer[], packets: number): GenResult {
+  const file = `${socket}.frames`;
+  const parts: Buffer[] = [Buffer.alloc(8)];
+  parts[0]!.writeUInt32LE(client.length, 0);
+  parts[0]!.writeUInt32LE(server.length, 4);
+  for (const f of [...client, ...server]) {
+    const l = Buffer.alloc(2);
+    l.writeUInt16LE(f.length);
+    parts.push(l, f);
+  }
+  fs.writeFileSync(file, Buffer.concat(parts));
+  const eal = ['-l', '0', '--no-huge', '-m', '256', '--no-shconf', '--file-prefix', `fnmemifgen${process.pid}`, '--no-pci', '--no-telemetry',
+    '--log-level', 'lib.eal:warning', '--vdev', `net_memif0,role=client,socket=${socket},id=0`, '--vdev', `net_memif1,role=client,socket=${socket},id=1`];
+  const r = spawnSync(MEMIF_GEN, [...eal, '--', file, String(packets), RS_MAC], { encoding: 'utf8', timeout: 5 * 60_000 });
+  fs.rmSync(file, { force: true });
+  fs.rmSync(`/var/run/dpdk/fnmemifgen${process.pid}`, { recursive: true, force: true });
+  const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
+  if (r.status !== 0 || !line) throw new Error(`fn_memif_gen failed (${r.signal ?? `exit ${r.status}`}): ${r.stderr.slice(-2000)}`);
+  return JSON.parse(line) as GenResult;
+}
+
+async function memif(job: MemifJob): Promise<JobResult> {
+  if (!fs.existsSync(MEMIF_GEN)) throw new Error(`${MEMIF_GEN} missing: build the addon (npm run build:native)`);
+  const socket = `/tmp/fnbench-memif-${process.pid}.sock`;
+  const shape: Shape = {
+    tag: 'm',
+    proto: 'udp',
+    services: 1,
+    allocations: job.flows,
+    sessionsMax: Math.max(job.flows, 1024),
+    nat: false,
+    hugepages: job.hugepages,
+    memifSocket: socket,
+    timeouts: { udp: 3600 },
+  };
+  const { cfg, lips } = gatewayConfig(shape);
+  const gw = new BenchGateway(cfg);
+  gw.start(false);
+  try {
+    const ep = endpoints(gw, { services: 1, nat: false }, lips);
+    const N = job.flows;
+    const client = chunk(0, N, (b, o, i) => writeUdp(b, o, ep.client(i)));
+    const server = chunk(0, N, (b, o, i) => writeUdp(b, o, ep.server(i)));
+    const t0 = Date.now();
+    const c0 = gw.worker();
+    // memif may lose a few frames of a burst on the way in (counted below as
+    // generator sent - worker received): send the first datagrams again
+    // until every flow has its session (a repeat only refreshes one).
+    let rounds = 0;
+    for (; rounds < 5 && (delta(c0, gw.worker()).sessions_created ?? 0) < N; rounds++) generate(socket, client, [], 0);
+    expectCounters(`memif setup (${rounds} rounds)`, { sessions_created: delta(c0, gw.worker()).sessions_created ?? 0 }, { sessions_created: N });
+    const setupSeconds = (Date.now() - t0) / 1000;
+    const c1 = gw.worker();
+    const g = generate(socket, client, server, job.packets);
+    const c2 = gw.worker();
+    const d = delta(c1, c2);
+    const p: Phase = {
+      slices: [{ packets: d.rx_packets ?? 0, busy: d.busy_cycles ?? 0, oncpu: Number.MAX_SAFE_INTEGER, wait: 0, wall: g.cycles }],
+      injected: g.sent,
+      drained: g.received[0] + g.received[1],
+    };
+    log(`memif: generator ${JSON.stringify(g)}; worker ${JSON.stringify(d)}`);
+    return { tscHz: g.tsc_hz, memoryNeededMb: gw.memoryNeededMb, setupSeconds, phases: { memif: p }, counters: delta(c0, c2) };
+  } finally {
+    gw.stop();
+    fs.rmSync(socket, { force: true });
+  }
+}
+
 export async function runJob(job: Job): Promise<JobResult> {
   switch (job.kind) {
+    case 'memif':
+      return memif(job);
     case 'traffic':
       return traffic(job);
     case 'cps':

@@ -46,6 +46,8 @@ export interface Shape {
   nat: boolean;
   timeouts?: Partial<Record<'tcp_syn' | 'tcp_established' | 'tcp_fin' | 'tcp_time_wait' | 'tcp_close' | 'udp', number>>;
   mbufs?: number;
+  /** Gateway ports as net_memif servers on this socket (a generator process connects) instead of ring ports. */
+  memifSocket?: string;
   /** 2 MiB hugepages (the bench reserved them, bench/hugepages.ts) instead of --no-huge; default: whatever the run has. */
   hugepages?: boolean;
 }
@@ -91,8 +93,8 @@ export function gatewayConfig(s: Shape): { cfg: Config; lips: number } {
   const input: ConfigInput = {
     dpdk: { lcores: { main: 0, workers: [1] }, memory_mb: memory, hugepages: s.hugepages ?? runHasHugepages(), mbufs, idle_sleep_us: 0, rx_desc: 1024, tx_desc: 1024 },
     ports: [
-      { name: 'wan', device: `ring:bw${s.tag}`, addresses: [`${WAN_IP}/16`] },
-      { name: 'lan', device: `ring:bl${s.tag}`, addresses: [`${LAN_IP}/16`] },
+      { name: 'wan', device: s.memifSocket ? `net_memif0,role=server,socket=${s.memifSocket},id=0` : `ring:bw${s.tag}`, addresses: [`${WAN_IP}/16`] },
+      { name: 'lan', device: s.memifSocket ? `net_memif1,role=server,socket=${s.memifSocket},id=1` : `ring:bl${s.tag}`, addresses: [`${LAN_IP}/16`] },
     ],
     local_addresses: {
       pool: { port: 'lan', addresses: Array.from({ length: lips }, (_, j) => ipText(lipAddr(j))), ports: [LPORT_LO, LPORT_HI] },

@@ -118,6 +118,20 @@ export const established: Scenario = async (ctx) => {
     );
     points.push({ flows: n, both: costDetail(c, r.tscHz), to_server: costDetail(ts, r.tscHz), to_client: costDetail(tc, r.tscHz), setup_s: r.setupSeconds, drops: drops(r), sessions_active: r.counters.sessions_active });
   }
+  // The second harness: the same worker behind net_memif ports, fed by a
+  // generator in a process of its own (native/bench/memif_gen.c).
+  ctx.progress(`fullnat UDP, ${fmtN(Ns[0]!)} established flows over net_memif from a separate generator process`);
+  const mr = await inChild({ kind: 'memif', flows: Ns[0]!, packets: ctx.smoke ? 200_000 : 4_000_000 });
+  const mp = mr.phases.memif!;
+  const mc = phaseCost(mp);
+  const memifMpps = mp.drained / (mp.slices[0]!.wall / mr.tscHz) / 1e6;
+  const memifLost = mp.injected - mp.drained;
+  rows.push(
+    { case: `memif, separate generator process, ${fmtN(Ns[0]!)} UDP flows`, metric: 'mpps_delivered', value: round(memifMpps), unit: 'Mpps', baseline: `ring harness ${round(mpps(first!.c.best, first!.hz))} Mpps per worker` },
+    { case: `memif, separate generator process, ${fmtN(Ns[0]!)} UDP flows`, metric: 'cycles_per_packet', value: round(mc.best), unit: 'cycles', baseline: `ring harness ${round(first!.c.best)} cycles`, ratio: round(first!.c.best / mc.best) },
+    { case: `memif, separate generator process, ${fmtN(Ns[0]!)} UDP flows`, metric: 'frames_lost', value: memifLost, unit: 'frames', baseline: `of ${mp.injected} sent` },
+  );
+  points.push({ memif: { sent: mp.injected, returned: mp.drained, worker_rx: mp.slices[0]!.packets, cycles_per_packet: round(mc.best), mpps_delivered: round(memifMpps), counters: mr.counters } });
   return {
     scenario: 'established',
     figures: {
@@ -129,6 +143,9 @@ export const established: Scenario = async (ctx) => {
       cycles_per_packet_max_flows: round(last!.c.best),
       max_flows: last!.n,
       l2fwd_cycles_per_packet: round(l2c.best),
+      memif_mpps_delivered: round(memifMpps),
+      memif_cycles_per_packet: round(mc.best),
+      memif_frames_lost: memifLost,
     },
     rows,
     plots: [
@@ -147,6 +164,7 @@ export const established: Scenario = async (ctx) => {
     notes: [
       '64-byte TCP frames (60 bytes + FCS), pure ACKs both ways over completed handshakes; one worker; generator and sink on the main lcore.',
       `Key figures at ${fmtN(Ns[0]!)} flows (best of ${headRuns} interleaved runs, as its l2fwd baseline); *_max_flows at ${fmtN(last!.n)}.`,
+      'memif_*: the same worker behind net_memif ports (copy mode), fed and drained by fn_memif_gen in its own process on the main lcore\'s CPU: mpps_delivered is what came back to the generator per second of its sending (the generator, one core copying every frame, is the limit here); cycles_per_packet includes the memif PMD\'s copies and the small bursts a slower generator leaves; frames_lost = sent - returned (memif ring overruns both ways).',
     ],
     details: { l2fwd: costDetail(l2c, l2.tscHz), points },
   };

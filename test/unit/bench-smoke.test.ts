@@ -61,7 +61,7 @@ describe('bench --smoke', { skip: why ?? false }, () => {
       assert.deepEqual(json.scenarios.map((s) => s.scenario), printed.scenarios.map((s) => s.scenario), 'the file holds what was printed');
       const by = new Map(json.scenarios.map((s) => [s.scenario as string, s]));
       const want: Record<string, string[]> = {
-        established: ['mpps_per_worker', 'cycles_per_packet', 'ratio_vs_l2fwd'],
+        established: ['mpps_per_worker', 'cycles_per_packet', 'ratio_vs_l2fwd', 'memif_mpps_delivered', 'memif_cycles_per_packet'],
         baselines: ['ratio_vs_l2fwd', 'ratio_vs_nat', 'mpps_per_worker', 'cycles_per_packet'],
         cps: ['cps_per_worker', 'sessions_created', 'sessions_expired'],
         sessions: ['bytes_per_session', 'capacity_512mb', 'cycles_per_packet_max_sessions'],
