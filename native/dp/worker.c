@@ -566,13 +566,54 @@ static void handle(struct fn_worker *w, const struct fn_plan *plan, struct rte_m
 	handle_ipv4(w, plan, m, r, rx_pi, now);
 }
 
+/* Likely new flows (rx[].svc_slot holds their service hash slot): two more
+ * steps of what session_new will read, a loop over the burst each so the
+ * misses overlap: the service and its cursor, then (rr/wrr) the table entry
+ * the cursor points at and the per-service counter, then that real server
+ * and its counters. With many services these are misses of their own. */
+static void prefetch_new_flows(struct fn_worker *w, const struct fn_plan *plan, struct fn_rx *rx, unsigned n)
+{
+	const uint32_t *cur = fn_plan_cursors(plan, w->idx);
+	for (unsigned i = 0; i < n; i++) {
+		if (rx[i].svc_slot == FN_NIL)
+			continue;
+		uint32_t slot = plan->svc_ht[rx[i].svc_slot];
+		rx[i].svc_slot = slot ? slot - 1 : FN_NIL;  /* from here on: the service's index */
+		if (slot != 0) {
+			rte_prefetch0(&plan->services[slot - 1]);
+			rte_prefetch0(&cur[slot - 1]);
+		}
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (rx[i].svc_slot == FN_NIL)
+			continue;
+		const struct fn_service *svc = &plan->services[rx[i].svc_slot];
+		rte_prefetch0(&w->svc_active[svc->id]);
+		if (svc->sched_kind == FN_SCHED_CURSOR && cur[rx[i].svc_slot] < svc->sched_len)
+			rte_prefetch0(&plan->sched[svc->sched_first + cur[rx[i].svc_slot]]);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (rx[i].svc_slot == FN_NIL)
+			continue;
+		const struct fn_service *svc = &plan->services[rx[i].svc_slot];
+		if (svc->sched_kind != FN_SCHED_CURSOR || cur[rx[i].svc_slot] >= svc->sched_len)
+			continue;
+		const struct fn_rs *rs = &plan->rs[plan->sched[svc->sched_first + cur[rx[i].svc_slot]]];
+		rte_prefetch0(rs);
+		rte_prefetch0(&w->rs_active[rs->id]);
+		rte_prefetch0(&w->rs_live[rs->id]);
+		rte_prefetch0(&w->rs_created[rs->id]);
+	}
+}
+
 /* A burst in stages, so that the memory each packet needs is fetched for all
  * of them before any is translated (the cache misses of a large session
  * table overlap instead of queueing one after another):
  *   1. prefetch every frame's headers;
  *   2. parse, hash the tuple, prefetch its hash bucket;
  *   3. read the bucket's first entry, prefetch that session; an empty
- *      bucket means a new flow: prefetch its service instead;
+ *      bucket means a new flow: prefetch its service, the session it will
+ *      take and (prefetch_new_flows) its scheduler state instead;
  *   4. translate each packet (the lookup itself is done here, against the
  *      table as the earlier packets of the burst left it: stages 2-3 are
  *      only hints).
@@ -616,41 +657,8 @@ static void handle_burst(struct fn_worker *w, const struct fn_plan *plan, struct
 			fresh++;
 		}
 	}
-	/* New flows, two more steps of what session_new will read: the
-	 * service and its cursor, then (rr/wrr) the table entry the cursor
-	 * points at and the per-service counter, then that real server and its
-	 * counters. With many services these are misses of their own. */
-	const uint32_t *cur = fn_plan_cursors(plan, w->idx);
-	for (unsigned i = 0; fresh && i < n; i++) {
-		if (rx[i].svc_slot == FN_NIL)
-			continue;
-		uint32_t slot = plan->svc_ht[rx[i].svc_slot];
-		rx[i].svc_slot = slot ? slot - 1 : FN_NIL;  /* from here on: the service's index */
-		if (slot != 0) {
-			rte_prefetch0(&plan->services[slot - 1]);
-			rte_prefetch0(&cur[slot - 1]);
-		}
-	}
-	for (unsigned i = 0; fresh && i < n; i++) {
-		if (rx[i].svc_slot == FN_NIL)
-			continue;
-		const struct fn_service *svc = &plan->services[rx[i].svc_slot];
-		rte_prefetch0(&w->svc_active[svc->id]);
-		if (svc->sched_kind == FN_SCHED_CURSOR && cur[rx[i].svc_slot] < svc->sched_len)
-			rte_prefetch0(&plan->sched[svc->sched_first + cur[rx[i].svc_slot]]);
-	}
-	for (unsigned i = 0; fresh && i < n; i++) {
-		if (rx[i].svc_slot == FN_NIL)
-			continue;
-		const struct fn_service *svc = &plan->services[rx[i].svc_slot];
-		if (svc->sched_kind != FN_SCHED_CURSOR || cur[rx[i].svc_slot] >= svc->sched_len)
-			continue;
-		const struct fn_rs *rs = &plan->rs[plan->sched[svc->sched_first + cur[rx[i].svc_slot]]];
-		rte_prefetch0(rs);
-		rte_prefetch0(&w->rs_active[rs->id]);
-		rte_prefetch0(&w->rs_live[rs->id]);
-		rte_prefetch0(&w->rs_created[rs->id]);
-	}
+	if (fresh)
+		prefetch_new_flows(w, plan, rx, n);
 	for (unsigned i = 0; i < n; i++)
 		handle(w, plan, pkts[i], &rx[i], rx_pi == FN_RX_PORT_OF_MBUF ? fn_dp.port_idx_of[pkts[i]->port] : rx_pi,
 		       now);
