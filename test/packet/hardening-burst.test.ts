@@ -129,6 +129,7 @@ describe('a burst of 100,000 malformed and random frames during a live TCP sessi
         () => ({ port: 'wan', frame: buildArp({ op: 'request', ethSrc: smac(), ethDst: 'ff:ff:ff:ff:ff:ff', senderMac: smac(), senderIp: spoof(), targetIp: pick([VIP, WAN_IP, '198.18.0.77']) }) }),
         () => ({ port: 'wan', frame: icmpErr({ ethSrc: smac(), ethDst: wan, src: spoof(), dst: VIP }, liveQuoteToC) }),
         () => ({ port: 'lan', frame: icmpErr({ ethSrc: RS1.mac, ethDst: lan, src: '198.19.0.1', dst: LIP }, liveQuoteToRs) }),
+        () => ({ port: 'wan', frame: icmpErr({ ethSrc: smac(), ethDst: wan, src: spoof(), dst: VIP }, buildTcp({ ...toC(41000 + int(1000)), ...seg({ flags: 'A', seq: 1, ack: 1, id: 9 }), ttl: 63 }).subarray(14, 14 + 28)) }),
         () => ({ port: 'lan', frame: buildTcp({ ethSrc: RS1.mac, ethDst: lan, src: RS1.ip, dst: LIP, sport: 8080, dport: 3000 + int(500), flags: pick(['SA', 'A', 'R', 'FA']), seq: int(2 ** 32), ack: int(2 ** 32), id: int(65536), ttl: 64 }) }),
         () => ({ port: 'lan', frame: buildUdp({ ethSrc: RS1.mac, ethDst: lan, src: RS1.ip, dst: LIP, sport: 5353, dport: 3000 + int(500), id: int(65536), ttl: 64, payload: randBytes(int(40)) }) }),
       ];
