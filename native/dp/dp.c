@@ -10,6 +10,8 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 
+#include <rte_mbuf_dyn.h>
+
 #include "dp.h"
 #include "neigh.h"
 #include "persist.h"
@@ -144,6 +146,12 @@ int fn_dp_start(const struct fn_dp_cfg *cfg, struct fn_plan *plan, char *err, si
 		rte_rcu_qsbr_thread_register(fn_dp.rcu, i);
 	if (workers_init(err, errlen) != 0)
 		goto fail;
+	/* Registering the same name again (a restart) returns the same offset. */
+	static const struct rte_mbuf_dynfield hops_desc = {
+		.name = "fullnat_redirect_hops", .size = sizeof(uint8_t), .align = __alignof__(uint8_t)};
+	fn_dp.hops_off = rte_mbuf_dynfield_register(&hops_desc);
+	if (fn_dp.hops_off < 0)
+		FAIL("cannot register an mbuf field: %s", rte_strerror(rte_errno));
 	if (fn_persist_init(cfg->sessions_max * cfg->n_workers) != 0)
 		FAIL("out of memory for the persistence table");
 

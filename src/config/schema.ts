@@ -326,6 +326,9 @@ export const configSchema = z
     local_addresses: z.record(pattern(OBJ_NAME, 'a pool name matching [A-Za-z0-9][A-Za-z0-9_.-]{0,63}'), poolSchema).default(() => ({})),
     sessions: sessionsSchema.default({}),
     services: z.array(serviceSchema).default(() => []),
+    // ICMP errors the gateway originates itself (time exceeded for TTL <= 1),
+    // at most this many per second per worker; 0: never sent.
+    icmp: z.object({ rate_per_s: int(0, 1000000).default(100) }).strict().default({}),
     stats: z
       .object({
         interval_s: int(0, 3600).default(10),

@@ -240,6 +240,8 @@ export function buildPlan(cfg: Config, opts: PlanOptions = {}): BuiltPlan {
     resetRealServers: opts.reset ?? [],
     acl,
     halfOpenMax: cfg.sessions.max_half_open ?? Math.max(1, Math.floor(cfg.sessions.max / 4)),
+    icmpRate: cfg.icmp.rate_per_s,
+    portAddrs: Uint32Array.from(cfg.ports.map((p) => (p.addresses.length ? parseCidr(p.addresses[0]!).addr : 0))),
   };
 
   const memoryNeededMb = Math.ceil(

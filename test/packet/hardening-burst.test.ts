@@ -277,8 +277,8 @@ describe('a burst of 100,000 malformed and random frames during a live TCP sessi
       assert.equal(out, w.tx_packets, 'frames drained = tx_packets');
       assert.equal(
         w.tx_packets,
-        w.fwd_to_server! + w.fwd_to_client! + w.icmp_errors_translated! + ctl.arp_replies! + ctl.arp_requests! + ctl.icmp_echo_replies!,
-        'every frame sent is a translation or an answer of the control thread',
+        w.fwd_to_server! + w.fwd_to_client! + w.icmp_errors_translated! + w.icmp_time_exceeded! + ctl.arp_replies! + ctl.arp_requests! + ctl.icmp_echo_replies!,
+        'every frame sent is a translation, a time exceeded, or an answer of the control thread',
       );
       const ctlOut = ctl.arp_replies! + ctl.icmp_echo_replies! + ctl.drop_malformed! + ctl.drop_unsupported! + ctl.drop_control_full! + ctl.to_kernel!;
       assert.ok(ctlOut <= w.to_control!, `control thread outcomes ${ctlOut} <= frames handed to it ${w.to_control}`);

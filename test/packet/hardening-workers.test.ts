@@ -3,7 +3,8 @@
 // the session it quotes. From the server side the quoted LIP port names the
 // owner (steered like any reply); from the client side nothing in the outer
 // header does (RSS hashes the router's address and the VIP, not the client's
-// flow), so the error lands on any worker.
+// flow), so the error lands on any worker: it is handed on from worker to
+// worker over the redirect rings, at most N-1 hops, until one finds it.
 // One file per worker count: EAL initialises once per process.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -96,19 +97,37 @@ describe('ICMP errors reach the worker that owns the session (2 workers)', () =>
     assert.equal(gw.counters().icmp_errors_translated - before.icmp_errors_translated, 1);
   });
 
-  it(
-    'a client-side error arriving on worker 1 reaches the session on worker 0 and is translated for the server',
-    { todo: 'data plane: a client-side ICMP error is only looked up on the worker that receives it (drop_icmp_no_session elsewhere)' },
-    async () => {
+  it('a client-side error arriving on worker 1 is handed on to worker 0, which owns the session, and translated for the server', async () => {
+    const before = gw.counters();
+    const s = seg({ flags: 'A', seq: 100, ack: 2, id: 4 });
+    const quote = buildTcp({ ...toC(), ...s, ttl: 63 }).subarray(14, 14 + 28);
+    const want = buildTcp({ ...fromRs(), ...s, ttl: 63 }).subarray(14, 14 + 28);
+    gw.inject('wan', [icmpFrag({ ethSrc: ROUTER_WAN.mac, ethDst: wan, src: ROUTER_WAN.ip, dst: VIP }, quote)], 1);
+    const [e] = await out('lan', 1);
+    const after = gw.counters();
+    assert.ok(e, `no translated error on lan; drop_icmp_no_session +${after.drop_icmp_no_session - before.drop_icmp_no_session}`);
+    assert.deepEqual(compareFrames(e, icmpFrag({ ethSrc: lan, ethDst: RS1.mac, src: LIP, dst: RS1.ip }, want, 63)), []);
+    assert.equal(after.icmp_handed_on - before.icmp_handed_on, 1, 'worker 1 handed it on once');
+    assert.equal(after.redirected - before.redirected, 1);
+    assert.equal(after.icmp_errors_translated - before.icmp_errors_translated, 1);
+    assert.equal(after.drop_icmp_no_session - before.drop_icmp_no_session, 0);
+  });
+
+  it('a client-side error quoting no session goes round the workers once (N-1 hops) and is dropped once as drop_icmp_no_session', async () => {
+    for (const q of [0, 1]) {
       const before = gw.counters();
-      const quote = buildTcp({ ...toC(), ...seg({ flags: 'A', seq: 100, ack: 2, id: 4 }), ttl: 63 }).subarray(14, 14 + 28);
-      gw.inject('wan', [icmpFrag({ ethSrc: ROUTER_WAN.mac, ethDst: wan, src: ROUTER_WAN.ip, dst: VIP }, quote)], 1);
-      const [e] = await out('lan', 1);
+      const quote = buildTcp({ ...toC(), dport: 40999, ...seg({ flags: 'A', seq: 100, ack: 2, id: 5 + q }), ttl: 63 }).subarray(14, 14 + 28);
+      gw.inject('wan', [icmpFrag({ ethSrc: ROUTER_WAN.mac, ethDst: wan, src: ROUTER_WAN.ip, dst: VIP }, quote)], q);
+      const end = Date.now() + 3000;
+      while (gw.counters().drop_icmp_no_session === before.drop_icmp_no_session && Date.now() < end) await sleep(5);
+      const left = [...(await out('wan', 1, 200)), ...(await out('lan', 1, 0))];
       const after = gw.counters();
-      assert.ok(e, `no translated error on lan; drop_icmp_no_session +${after.drop_icmp_no_session - before.drop_icmp_no_session}`);
-      assert.equal(after.icmp_errors_translated - before.icmp_errors_translated, 1);
-    },
-  );
+      assert.equal(left.length, 0, 'nothing translated');
+      assert.equal(after.drop_icmp_no_session - before.drop_icmp_no_session, 1, `arriving on worker ${q}: dropped once`);
+      assert.equal(after.icmp_handed_on - before.icmp_handed_on, 1, 'one hop with two workers');
+      assert.equal(after.redirected - before.redirected, 1);
+    }
+  });
 
   it('stops', () => gw.stop());
 });

@@ -9,14 +9,17 @@
 // checks that the hardening counters it does not name stayed put (strict()).
 //
 // Policies shown here (see also README "Policies worth knowing"):
-//  - TTL <= 1 on a packet to forward is dropped (drop_ttl); the gateway sends
-//    no ICMP time exceeded.
+//  - TTL <= 1 on a packet to forward is dropped (drop_ttl) and answered with
+//    ICMP time exceeded (type 11 code 0) from the receiving port's address,
+//    quoting the packet as received (up to 548 bytes), at most
+//    icmp.rate_per_s per second per worker (icmp_time_exceeded,
+//    icmp_rate_limited). Never about an ICMP error, never to a broadcast frame.
 //  - Every IPv4 fragment (MF or an offset) is dropped (drop_fragment).
 //  - IPv4 options are forwarded as they are.
 //  - 802.1Q-tagged frames are not IPv4 to the gateway (drop_not_ipv4).
 //  - ICMP errors (types 3, 11, 12) are translated when their quote names a
 //    session; other ICMP types (redirect, source quench) are never translated.
-//  - A RST or an ICMP error whose own checksum does not verify is dropped
+//  - A RST, a FIN or an ICMP error whose own checksum does not verify is dropped
 //    (drop_bad_checksum): the gateway never acts on, nor launders, a corrupt
 //    one. Other TCP segments are forwarded without an L4 checksum check (the
 //    endpoints verify them).
@@ -139,6 +142,9 @@ const EXTRA_COUNTERS = [
   'drop_max_conn',
   'drop_acl',
   'icmp_errors_translated',
+  'icmp_time_exceeded',
+  'icmp_rate_limited',
+  'icmp_handed_on',
   'redirected',
   'drop_redirect_full',
   'sessions_reset',
@@ -280,6 +286,21 @@ function icmpFx(k: IcmpCase): Fixture {
   };
 }
 
+/**
+ * TTL <= 1 on a packet the gateway would forward: dropped (drop_ttl) and
+ * answered out of the same port, to the frame's sender, with ICMP time
+ * exceeded in transit from the port's address: TOS 0xc0, ID 0, no DF, TTL 64,
+ * quoting the datagram as it arrived (TTL and checksums untouched) up to 548
+ * bytes (576 in all, RFC 1812 4.3.2.3).
+ */
+function ttlFx(description: string, inPort: 'wan' | 'lan', input: Buffer, m: Macs, counters: Record<string, number> = {}): Fixture {
+  const p = parsePacket(input);
+  const quote = ipOf(input).subarray(0, 548);
+  const from = inPort === 'wan' ? WAN_IP : LAN_IP;
+  const te = icmpFrame({ ethSrc: m[inPort], ethDst: p.eth.src, src: from, dst: p.ipv4!.src, ttl: 64, id: 0, tos: 0xc0, dontFragment: false }, { type: 11, code: 0, rest: UNUSED, quote });
+  return { description, inPort, input, expected: { outPort: inPort, frame: te }, counters: { drop_ttl: 1, icmp_time_exceeded: 1, ...counters } };
+}
+
 // ---------------------------------------------------------------------------
 // 1. Malformed and unusual packets
 // ---------------------------------------------------------------------------
@@ -340,12 +361,14 @@ describe('malformed and unusual packets: each handled by policy, counted by reas
 
       const ttl: Fixture[] = [
         tcpFx('TTL 2 on a live session is forwarded with TTL 1', 'wan', c(40000), 'lan', toRs(2000, 8080), seg({ flags: 'A', seq: 101, ack: 901, id: 0x0d00 }), TO_S, 2),
-        drop('TTL 1 on a live session (client side): dropped, no ICMP time exceeded', 'wan', buildTcp({ ...c(40000), ...seg({ flags: 'A', seq: 101, ack: 901, id: 0x0d01 }), ttl: 1 }), 'drop_ttl'),
-        drop('TTL 1 on a live session (server side)', 'lan', buildTcp({ ...fromRs(8080, 2000), ...seg({ flags: 'A', seq: 901, ack: 101, id: 0x0d02 }), ttl: 1 }), 'drop_ttl'),
-        drop('TTL 0 on a live session', 'wan', buildTcp({ ...c(40000), ...seg({ flags: 'A', seq: 101, ack: 901, id: 0x0d03 }), ttl: 0 }), 'drop_ttl'),
-        drop('a new SYN with TTL 1 makes no session', 'wan', buildTcp({ ...syn(41004, 0x0d04), ttl: 1 }), 'drop_ttl', { sessions_active: 0 }),
-        drop('a new UDP flow with TTL 1 makes no session', 'wan', buildUdp({ ...udpq(5102, 0x0d05), ttl: 1 }), 'drop_ttl', { sessions_active: 0 }),
-        drop('UDP TTL 1 on a live session', 'lan', buildUdp({ ...fromRs(5353, 2001), ttl: 1, id: 0x0d06, payload: Buffer.from('a') }), 'drop_ttl'),
+        ttlFx('TTL 1 on a live session (client side): time exceeded to the client from the wan address', 'wan', buildTcp({ ...c(40000), ...seg({ flags: 'A', seq: 101, ack: 901, id: 0x0d01 }), ttl: 1 }), m),
+        ttlFx('TTL 1 on a live session (server side): time exceeded to the server from the lan address', 'lan', buildTcp({ ...fromRs(8080, 2000), ...seg({ flags: 'A', seq: 901, ack: 101, id: 0x0d02 }), ttl: 1 }), m),
+        ttlFx('TTL 0 on a live session', 'wan', buildTcp({ ...c(40000), ...seg({ flags: 'A', seq: 101, ack: 901, id: 0x0d03 }), ttl: 0 }), m),
+        ttlFx('a new SYN with TTL 1 makes no session', 'wan', buildTcp({ ...syn(41004, 0x0d04), ttl: 1 }), m, { sessions_active: 0 }),
+        ttlFx('a new UDP flow with TTL 1 makes no session', 'wan', buildUdp({ ...udpq(5102, 0x0d05), ttl: 1 }), m, { sessions_active: 0 }),
+        ttlFx('a 1000-byte segment with TTL 1: the quote stops at 548 bytes', 'wan', buildTcp({ ...c(40000), ...seg({ flags: 'PA', seq: 101, ack: 901, id: 0x0d07, payload: bytes(1000, 7) }), ttl: 1 }), m),
+        drop('TTL 1 in a broadcast frame: dropped, never answered', 'wan', buildTcp({ ...c(40000), ethDst: 'ff:ff:ff:ff:ff:ff', ...seg({ flags: 'A', seq: 101, ack: 901, id: 0x0d08 }), ttl: 1 }), 'drop_ttl'),
+        ttlFx('UDP TTL 1 on a live session', 'lan', buildUdp({ ...fromRs(5353, 2001), ttl: 1, id: 0x0d06, payload: Buffer.from('a') }), m),
       ];
 
       /** A fragment of a SYN to the VIP: DF clear unless asked, the SYN's segment (or `payload`) as its data. */
@@ -565,10 +588,11 @@ describe('ICMP errors about a session are translated for its other side', () => 
 // it) is dropped as drop_bad_checksum, and the session lives on.
 // ---------------------------------------------------------------------------
 
-describe('corrupted RSTs and ICMP errors are not acted on', () => {
-  it('an ICMP error with a bad ICMP checksum is not translated; a RST with a bad TCP checksum does not end the session', () =>
+describe('corrupted RSTs, FINs and ICMP errors are not acted on', () => {
+  it('an ICMP error with a bad ICMP checksum is not translated; a RST or FIN with a bad TCP checksum does not end or age the session', () =>
     withGateway(
-      config({ sessions: '{ max: 64, timeouts: { tcp_syn: 300, tcp_established: 300, tcp_fin: 300, tcp_time_wait: 300, tcp_close: 1, udp: 300 } }', services: BASIC_SERVICES }),
+      // tcp_fin and tcp_close 1 s: a corrupt RST or FIN acted on would end the session before the checks below.
+      config({ sessions: '{ max: 64, timeouts: { tcp_syn: 300, tcp_established: 300, tcp_fin: 1, tcp_time_wait: 300, tcp_close: 1, udp: 300 } }', services: BASIC_SERVICES }),
       [RS1],
       async (gw, m) => {
         const { c, toC, toRs, fromRs } = ends(m);
@@ -590,8 +614,12 @@ describe('corrupted RSTs and ICMP errors are not acted on', () => {
           drop('a client RST with a corrupt TCP checksum', 'wan', badRst(c(40000), seg({ flags: 'R', seq: 2, ack: 0, id: 5, dontFragment: false })), 'drop_bad_checksum'),
           drop('a server RST+ACK with a corrupt TCP checksum', 'lan', badRst(fromRs(8080, 2000), seg({ flags: 'RA', seq: 10, ack: 2, id: 6 })), 'drop_bad_checksum'),
           drop('a RST with a corrupt checksum to a port no session uses', 'wan', badRst(c(40999), seg({ flags: 'R', seq: 1, ack: 0, id: 7 })), 'drop_bad_checksum'),
+          drop('a client FIN+ACK with a corrupt TCP checksum', 'wan', badRst(c(40000), seg({ flags: 'FA', seq: 2, ack: 10, id: 11 })), 'drop_bad_checksum'),
+          drop('a server FIN+ACK with data and a corrupt TCP checksum', 'lan', badRst(fromRs(8080, 2000), seg({ flags: 'FPA', seq: 10, ack: 2, id: 12, payload: Buffer.from('bye') })), 'drop_bad_checksum'),
         ]);
         await gw.quiet('lan', 1500); // past tcp_close: a RST acted on would have ended the session by now
+        const mid = gw.counters();
+        assert.equal(mid.sessions_active, 1, 'the session survived the corrupt RSTs and FINs');
         await run(gw, [
           tcpFx('the session still forwards client -> server', 'wan', c(40000), 'lan', toRs(2000, 8080), seg({ flags: 'PA', seq: 2, ack: 10, id: 8, payload: Buffer.from('x') }), TO_S),
           tcpFx('and server -> client', 'lan', fromRs(8080, 2000), 'wan', toC(40000), seg({ flags: 'PA', seq: 10, ack: 3, id: 9, payload: Buffer.from('y') }), TO_C),
@@ -612,7 +640,6 @@ describe('corrupted RSTs and ICMP errors are not acted on', () => {
 describe('ICMP errors in NAT mode', () => {
   it(
     'a server-side error addressed to the client (NAT mode) is translated for the client; a client-side one for the server',
-    { todo: 'data plane: ICMP errors are only looked at when addressed to a local address; in NAT mode the server side addresses the client' },
     () =>
       withGateway(
         config({
@@ -664,6 +691,40 @@ describe('ICMP errors in NAT mode', () => {
         },
       ),
   );
+});
+
+// ---------------------------------------------------------------------------
+// ICMP time exceeded is rate-limited per worker (token bucket, one second's
+// worth of burst): a burst of expired packets, all handled in one poll at the
+// same TSC instant, gets exactly rate_per_s answers; 0 turns them off.
+// ---------------------------------------------------------------------------
+
+describe('ICMP time exceeded is rate-limited', () => {
+  for (const rate of [3, 0]) {
+    it(`icmp.rate_per_s ${rate}: 10 expired packets at once get ${rate} answers, every one counted in drop_ttl`, () =>
+      withGateway(
+        `${config({ sessions: `{ max: 64, timeouts: ${LONG} }`, services: BASIC_SERVICES })}icmp: { rate_per_s: ${rate} }\n`,
+        [RS1],
+        async (gw, m) => {
+          const { c } = ends(m);
+          const before = gw.counters();
+          const frames = Array.from({ length: 10 }, (_, i) => buildUdp({ ...c(6000 + i, 53), ttl: 1, id: 0x2a00 + i, payload: Buffer.from('expired') }));
+          gw.inject('wan', frames);
+          const after = await waitUntil(gw, (k) => k.drop_ttl - before.drop_ttl === 10, 5000);
+          const out = (await gw.quiet('wan', 300)).filter((f) => parsePacket(f).icmp);
+          assert.equal(after.drop_ttl - before.drop_ttl, 10, 'every expired packet dropped and counted');
+          assert.equal(out.length, rate, `${rate} time-exceeded messages left wan`);
+          for (const f of out) {
+            const p = parsePacket(f);
+            assert.deepEqual([p.icmp!.type, p.icmp!.code, p.ipv4!.src, p.ipv4!.dst], [11, 0, WAN_IP, CLIENT.ip]);
+          }
+          const k = gw.counters();
+          assert.equal(k.icmp_time_exceeded - before.icmp_time_exceeded, rate);
+          assert.equal(k.icmp_rate_limited - before.icmp_rate_limited, rate ? 10 - rate : 0, 'rate 0 is off, not rate-limited');
+          assert.equal(k.sessions_created - before.sessions_created, 0);
+        },
+      ));
+  }
 });
 
 // ---------------------------------------------------------------------------
