@@ -45,6 +45,7 @@ static void workers_free(void)
 		rte_ring_free(w->from_ctl);
 		rte_ring_free(w->redirect);
 		fn_sess_fini(&w->sess);
+		fn_half_open_fini(&w->half_open_q);
 		fn_lports_fini(&w->lports);
 		rte_free(w->rs_active);
 		rte_free(w->rs_created);
@@ -77,6 +78,10 @@ static int workers_init(char *err, size_t errlen)
 				 "cannot allocate the session table of worker %u: %u sessions need about %llu MiB; "
 				 "raise dpdk.memory_mb or lower sessions.max",
 				 i, c->sessions_max, (unsigned long long)mib + 1);
+			return -1;
+		}
+		if (fn_half_open_init(&w->half_open_q, c->sessions_max, socket) != 0) {
+			snprintf(err, errlen, "out of memory for the half-open queue");
 			return -1;
 		}
 		if (fn_lports_init(&w->lports, i, c->n_workers, socket) != 0) {

@@ -13,6 +13,7 @@
 
 #include "fn_common.h"
 #include "fn_dp.h"
+#include "half_open.h"
 #include "icmp_reply.h"
 #include "lport.h"
 #include "session.h"
@@ -53,6 +54,7 @@ struct fn_worker {
 	int32_t *svc_active;             /* [FN_MAX_SVC] worker: w; other workers, main: r (relaxed) */
 	uint64_t *svc_lport_exhausted;   /* [FN_MAX_SVC] worker: w; main: r (relaxed) */
 	uint32_t half_open;              /* worker only: TCP sessions in SYN states */
+	struct fn_half_open half_open_q; /* worker only: those sessions, oldest first */
 	struct fn_icmp_bucket icmp_bucket; /* worker only: ICMP it originates */
 	uint8_t rx_hops;                 /* worker only: hops of the redirected frame in hand (0: from a port) */
 	struct {

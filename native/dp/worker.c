@@ -116,8 +116,15 @@ static struct fn_session *session_new(struct fn_worker *w, const struct fn_plan 
 	 * age out on tcp_syn; established sessions are never disturbed. */
 	if (k->proto == IPPROTO_TCP && plan->half_open_max &&
 	    w->half_open >= RTE_MAX(plan->half_open_max / fn_dp.cfg.n_workers, 1u)) {
-		*reason = FN_C_drop_half_open_limit;
-		return NULL;
+		/* At the bound the oldest handshake gives way (half_open.h), so
+		 * a flood cannot lock real clients out for tcp_syn seconds. */
+		uint32_t old = plan->half_open_drop_new ? FN_NIL : fn_half_open_oldest(&w->half_open_q, &w->sess, 64);
+		if (old == FN_NIL) {
+			*reason = FN_C_drop_half_open_limit;
+			return NULL;
+		}
+		session_free(w, &w->sess.s[old]);
+		FN_COUNT(w->ctr, half_open_evicted);
 	}
 	if (svc->max_conn && fn_svc_load(svc->id) >= svc->max_conn) {
 		*reason = FN_C_drop_max_conn;
@@ -223,8 +230,10 @@ static struct fn_session *session_new(struct fn_worker *w, const struct fn_plan 
 	w->rs_live[rs->id]++;
 	w->rs_created[rs->id]++;
 	w->svc_active[svc->id]++;
-	if (s->state == FN_TCP_SYN_SENT)
+	if (s->state == FN_TCP_SYN_SENT) {
 		w->half_open++;
+		fn_half_open_push(&w->half_open_q, fn_sess_index(&w->sess, s));
+	}
 	FN_COUNT(w->ctr, sessions_created);
 	w->ctr->v[FN_C_sessions_active]++;
 	return s;

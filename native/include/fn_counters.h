@@ -37,7 +37,8 @@
 	X(drop_unsupported)       /* other protocols, ARP not for us, ... */ \
 	X(drop_icmp_no_session)   /* ICMP error quoting no session we know */ \
 	X(drop_bad_tcp_flags)     /* impossible flag combinations (SYN+FIN, SYN+RST, none) */ \
-	X(drop_half_open_limit)   /* new TCP flow while SYN-state sessions are at the limit */ \
+	X(drop_half_open_limit)   /* new TCP flow while SYN-state sessions are at the limit (drop_new, or none to evict) */ \
+	X(half_open_evicted)      /* oldest SYN-state session ended to make room for a new SYN (evict_oldest) */ \
 	X(drop_max_conn)          /* service or real-server connection limit reached */ \
 	X(drop_acl)               /* client not allowed by the service's allow/deny lists */ \
 	X(icmp_errors_translated) /* ICMP errors forwarded to the session's other side */ \

@@ -221,6 +221,10 @@ const sessionsSchema = z
     // TCP sessions still in the handshake (SYN floods), over all workers;
     // null: a quarter of max. New flows beyond it are dropped and counted.
     max_half_open: int(1, 100000000).nullable().default(null),
+    // At that limit: end the oldest half-open session to admit the new SYN
+    // (a flood cycles through the bound; real clients still get in), or
+    // drop the new SYN (drop_half_open_limit) until one completes or ages out.
+    half_open_full: z.enum(['evict_oldest', 'drop_new']).default('evict_oldest'),
     timeouts: timeoutsSchema.default({}),
   })
   .strict();

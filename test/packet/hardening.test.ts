@@ -139,6 +139,7 @@ const EXTRA_COUNTERS = [
   'drop_icmp_no_session',
   'drop_bad_tcp_flags',
   'drop_half_open_limit',
+  'half_open_evicted',
   'drop_max_conn',
   'drop_acl',
   'icmp_errors_translated',
@@ -735,10 +736,46 @@ describe('SYN floods: sessions in SYN state are bounded and age out', () => {
   // max_half_open 4 (one worker: all of it); tcp_syn 5 s so the bound is
   // reached well before anything expires, then expiry is waited for.
   const yaml = config({
-    sessions: '{ max: 64, max_half_open: 4, timeouts: { tcp_syn: 5, tcp_established: 300, tcp_fin: 300, tcp_time_wait: 300, tcp_close: 300, udp: 300 } }',
+    sessions: '{ max: 64, max_half_open: 4, half_open_full: drop_new, timeouts: { tcp_syn: 5, tcp_established: 300, tcp_fin: 300, tcp_time_wait: 300, tcp_close: 300, udp: 300 } }',
     services: BASIC_SERVICES,
   });
-  it('drops new TCP flows at the limit (drop_half_open_limit) while established sessions forward; a completed handshake or expiry frees room', () =>
+
+  it('half_open_full: evict_oldest (the default): at the bound a new SYN ends the oldest half-open session; established ones are never touched', () =>
+    withGateway(
+      config({ sessions: `{ max: 64, max_half_open: 4, timeouts: ${LONG} }`, services: BASIC_SERVICES }),
+      [RS1],
+      async (gw, m) => {
+        const { c, toC, toRs, fromRs } = ends(m);
+        const syn = (sport: number, lport: number, id: number, counters: Record<string, number> = NEW, what = `SYN ${sport} -> LIP:${lport} (half-open)`) =>
+          tcpFx(what, 'wan', c(sport), 'lan', toRs(lport, 8080), seg({ flags: 'S', seq: sport, ack: 0, id, tcpOptions: MSS_1460 }), counters);
+        const EVICT = { fwd_to_server: 1, sessions_created: 1, sessions_active: 0, half_open_evicted: 1 };
+        await run(gw, [
+          syn(40000, 2000, 0x0300),
+          tcpFx('40000 SYN-ACK', 'lan', fromRs(8080, 2000), 'wan', toC(40000), seg({ flags: 'SA', seq: 9000, ack: 40001, id: 0x0400 }), TO_C),
+          tcpFx('40000 ACK: established', 'wan', c(40000), 'lan', toRs(2000, 8080), seg({ flags: 'A', seq: 40001, ack: 9001, id: 0x0301 }), TO_S),
+          syn(41001, 2001, 0x0302),
+          syn(41002, 2002, 0x0303),
+          syn(41003, 2003, 0x0304),
+          syn(41004, 2004, 0x0305),
+          syn(41005, 2005, 0x0306, EVICT, 'a fifth SYN at the bound of 4 is forwarded: 41001, the oldest half-open, is ended'),
+          drop('the server\'s SYN-ACK for the evicted 41001 finds no session', 'lan', buildTcp({ ...fromRs(8080, 2001), ...seg({ flags: 'SA', seq: 7000, ack: 41002, id: 0x0401 }), ttl: 64 }), 'drop_no_service'),
+          tcpFx('41002 SYN-ACK: SYN_RECV, still half-open', 'lan', fromRs(8080, 2002), 'wan', toC(41002), seg({ flags: 'SA', seq: 7100, ack: 41003, id: 0x0402 }), TO_C),
+          syn(41006, 2006, 0x0307, EVICT, 'the next SYN ends 41002 (SYN_RECV is half-open too)'),
+          tcpFx('41003 SYN-ACK', 'lan', fromRs(8080, 2003), 'wan', toC(41003), seg({ flags: 'SA', seq: 7200, ack: 41004, id: 0x0403 }), TO_C),
+          tcpFx('41003 ACK: established, no longer evictable', 'wan', c(41003), 'lan', toRs(2003, 8080), seg({ flags: 'A', seq: 41004, ack: 7201, id: 0x0308 }), TO_S),
+          syn(41007, 2007, 0x0309, NEW, 'a SYN with 3 half-open (41004..41006) is simply admitted'),
+          syn(41008, 2008, 0x030a, EVICT, 'at the bound again: 41003 (established) is passed over, 41004 is ended'),
+          tcpFx('established 41003 forwards', 'wan', c(41003), 'lan', toRs(2003, 8080), seg({ flags: 'PA', seq: 41004, ack: 7201, id: 0x030b, payload: Buffer.from('GET /') }), TO_S),
+          tcpFx('established 40000 forwards', 'lan', fromRs(8080, 2000), 'wan', toC(40000), seg({ flags: 'PA', seq: 9001, ack: 40001, id: 0x0404, payload: bytes(300, 4) }), TO_C),
+        ]);
+        const k = gw.counters();
+        assert.equal(k.sessions_active, 6, '40000, 41003 established; 41005..41008 half-open');
+        assert.equal(k.half_open_evicted, 3);
+        assert.equal(k.drop_half_open_limit, 0);
+      },
+    ));
+
+  it('half_open_full: drop_new: drops new TCP flows at the limit (drop_half_open_limit) while established sessions forward; a completed handshake or expiry frees room', () =>
     withGateway(yaml, [RS1], async (gw, m) => {
       const { c, toC, toRs, fromRs } = ends(m);
       const synFx = (sport: number, lport: number, id: number) =>

@@ -58,6 +58,7 @@ describe('config: good files', () => {
     assert.deepEqual(c.sessions, {
       max: 2000000,
       max_half_open: null,
+      half_open_full: 'evict_oldest',
       timeouts: { tcp_syn: 10, tcp_established: 600, tcp_fin: 20, tcp_time_wait: 2, tcp_close: 3, udp: 30 },
     });
     assert.equal(c.services.length, 2);
@@ -109,6 +110,7 @@ describe('config: good files', () => {
       sessions: {
         max: 1048576,
         max_half_open: null,
+        half_open_full: 'evict_oldest',
         timeouts: { tcp_syn: 30, tcp_established: 900, tcp_fin: 30, tcp_time_wait: 5, tcp_close: 5, udp: 60 },
       },
       services: [],
