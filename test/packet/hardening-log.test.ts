@@ -113,10 +113,13 @@ describe('LIP port exhaustion is logged, naming the pool, rate-limited per pool'
     // Another pool is not held back by tiny-a's rate limit.
     inject([udpTo(6000, 55), udpTo(6001, 55), udpTo(6002, 55)]);
     await until('tiny-b full', 3000, () => counters().drop_lport_exhausted === 5);
+    const bDropped = Date.now();
     const b = await until('tiny-b warning', 5000, () => exhausted('tiny-b')[0]);
     assert.deepEqual(b.services, ['dns-b']);
     assert.equal(b.dropped, 1);
-    assert.ok(b.time - first.time < 10_000, 'tiny-b logged inside tiny-a\'s 10 s window');
+    // A limiter shared by all pools would hold tiny-b back until tiny-a's window ends.
+    // Only telling when tiny-b's drop came well inside that window (a loaded machine may be slower).
+    if (bDropped < first.time + 8000) assert.ok(b.time < first.time + 10_000, 'tiny-b logged inside tiny-a\'s 10 s window');
 
     // The existing flows are untouched while the pools are empty: a reply reaches the client.
     native.ringDrain(0, 0);
