@@ -9,6 +9,7 @@
 //    bound the flood alone would hold rate x tcp_syn sessions);
 //  - the flood shows in the stats (half_open_evicted).
 // Rates and throughputs are printed, never asserted (bench/ measures).
+// First, with the same tools: a SYN with TTL 1 gets ICMP time exceeded.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -18,7 +19,7 @@ const MAX_HALF_OPEN = 256;
 const FLOOD_S = 20;
 const SPOOFED = '198.18.0.77'; // in the client's /24, on no interface: SYN-ACKs to it die in the client namespace
 
-describe('e2e: a 20 s SYN flood at the VIP while iperf3 and curl run through it', { skip: skipReason }, () => {
+describe('e2e: hping3 at the VIP: TTL 1 gets time exceeded; a 20 s SYN flood while iperf3 and curl run through it', { skip: skipReason }, () => {
   let env: Env | undefined;
 
   before(async () => {
@@ -34,6 +35,20 @@ describe('e2e: a 20 s SYN flood at the VIP while iperf3 and curl run through it'
   after(async () => {
     await teardownEnv(env);
   }, { timeout: 60_000 });
+
+  it('a SYN with TTL 1 to the VIP is answered with ICMP time exceeded from the wan port address (hping3 -t 1, as traceroute)', { timeout: 60_000 }, () =>
+    withGatewayLog(env, async () => {
+      const e = env!;
+      const before = await statsJson(e);
+      const r = await e.topo.exec(e.topo.ns.client, 'hping3', ['-c', '3', '-t', '1', '-S', '-p', '80', e.web.vip], { check: false, timeoutMs: 30_000 });
+      const out = r.stdout + r.stderr;
+      assert.match(out, /TTL 0 during transit from ip=198\.18\.0\.254/, `hping3 saw no time exceeded from the gateway: ${out.trim()}`);
+      const after = await statsJson(e);
+      const d = (k: string) => (after.total[k] ?? 0) - (before.total[k] ?? 0);
+      assert.equal(d('drop_ttl'), 3, 'each expired SYN dropped and counted');
+      assert.equal(d('icmp_time_exceeded'), 3, 'and answered');
+      assert.equal(d('sessions_created'), 0, 'an expired SYN makes no session');
+    }));
 
   it('the stream and every request succeed, the gateway stays up, sessions stay bounded, the flood is counted', { timeout: 180_000 }, (t) =>
     withGatewayLog(env, async () => {
