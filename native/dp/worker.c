@@ -114,17 +114,11 @@ static struct fn_session *session_new(struct fn_worker *w, const struct fn_plan 
 	}
 	/* SYN floods: half-open sessions are bounded (each worker its share) and
 	 * age out on tcp_syn; established sessions are never disturbed. */
-	if (k->proto == IPPROTO_TCP && plan->half_open_max &&
-	    w->half_open >= RTE_MAX(plan->half_open_max / fn_dp.cfg.n_workers, 1u)) {
-		/* At the bound the oldest handshake gives way (half_open.h), so
-		 * a flood cannot lock real clients out for tcp_syn seconds. */
-		uint32_t old = plan->half_open_drop_new ? FN_NIL : fn_half_open_oldest(&w->half_open_q, &w->sess, 64);
-		if (old == FN_NIL) {
-			*reason = FN_C_drop_half_open_limit;
-			return NULL;
-		}
-		session_free(w, &w->sess.s[old]);
-		FN_COUNT(w->ctr, half_open_evicted);
+	const int at_bound = k->proto == IPPROTO_TCP && plan->half_open_max &&
+			     w->half_open >= RTE_MAX(plan->half_open_max / fn_dp.cfg.n_workers, 1u);
+	if (at_bound && plan->half_open_drop_new) {
+		*reason = FN_C_drop_half_open_limit;
+		return NULL;
 	}
 	if (svc->max_conn && fn_svc_load(svc->id) >= svc->max_conn) {
 		*reason = FN_C_drop_max_conn;
@@ -188,6 +182,20 @@ static struct fn_session *session_new(struct fn_worker *w, const struct fn_plan 
 		w->svc_lport_exhausted[svc->id]++;
 		*reason = FN_C_drop_lport_exhausted;
 		return NULL;
+	}
+	/* At the bound the oldest handshake gives way (half_open.h), so a flood
+	 * cannot lock real clients out for tcp_syn seconds; only now, once
+	 * nothing else refuses the new flow. */
+	if (unlikely(at_bound)) {
+		uint32_t old = fn_half_open_oldest(&w->half_open_q, &w->sess, 64);
+		if (old == FN_NIL) {
+			if (!svc->nat)
+				fn_lport_put(&w->lports, plan->lips[lip_idx].slot, lport);
+			*reason = FN_C_drop_half_open_limit;
+			return NULL;
+		}
+		session_free(w, &w->sess.s[old]);
+		FN_COUNT(w->ctr, half_open_evicted);
 	}
 	struct fn_session *s = fn_sess_alloc(&w->sess);
 	if (unlikely(s == NULL)) {

@@ -775,6 +775,27 @@ describe('SYN floods: sessions in SYN state are bounded and age out', () => {
       },
     ));
 
+  it('evict_oldest: a SYN refused for another reason (max_conn) ends no handshake', () =>
+    withGateway(
+      config({
+        sessions: `{ max: 64, max_half_open: 2, timeouts: ${LONG} }`,
+        services: `${BASIC_SERVICES}  - { name: one, vip: ${VIP}, port: 81, protocol: tcp, max_conn: 1, local_addresses: pool, real_servers: [{ address: ${RS1.ip}, port: 8081 }] }\n`,
+      }),
+      [RS1],
+      async (gw, m) => {
+        const { c, toRs } = ends(m);
+        const syn = (sport: number, vport: number, lport: number, id: number, counters: Record<string, number>, what: string) =>
+          tcpFx(what, 'wan', c(sport, vport), 'lan', toRs(lport, vport === 81 ? 8081 : 8080), seg({ flags: 'S', seq: sport, ack: 0, id, tcpOptions: MSS_1460 }), counters);
+        await run(gw, [
+          syn(42000, 81, 2000, 0x0500, NEW, 'SYN to :81: half-open 1 of 2, and :81 at its max_conn of 1'),
+          syn(41001, 80, 2001, 0x0501, NEW, 'SYN to :80: half-open 2 of 2, the bound'),
+          drop('SYN to :81 at the bound: refused by max_conn, nothing evicted', 'wan', buildTcp({ ...c(42001, 81), ...seg({ flags: 'S', seq: 1, ack: 0, id: 0x0502, tcpOptions: MSS_1460 }), ttl: 64 }), 'drop_max_conn', { sessions_active: 0, sessions_created: 0 }),
+          syn(41002, 80, 2002, 0x0503, { fwd_to_server: 1, sessions_created: 1, sessions_active: 0, half_open_evicted: 1 }, 'SYN to :80 at the bound: 42000, the oldest, gives way'),
+          syn(42002, 81, 2003, 0x0504, { fwd_to_server: 1, sessions_created: 1, sessions_active: 0, half_open_evicted: 1 }, 'and :81 has room again: 41001 gives way'),
+        ]);
+      },
+    ));
+
   it('half_open_full: drop_new: drops new TCP flows at the limit (drop_half_open_limit) while established sessions forward; a completed handshake or expiry frees room', () =>
     withGateway(yaml, [RS1], async (gw, m) => {
       const { c, toC, toRs, fromRs } = ends(m);
