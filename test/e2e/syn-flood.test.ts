@@ -15,7 +15,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { curl, iperf3, setupEnv, skipReason, sleep, statsJson, teardownEnv, withGatewayLog, type Env } from './lib';
 
-const MAX_HALF_OPEN = 256;
+// Large enough that a real handshake (one RTT, slower on a loaded machine) finishes well within one
+// turn of the flood through the bound (max_half_open / flood rate, about 1 s here), small enough
+// that the flood alone (rate x tcp_syn, some 20,000) would overrun it many times.
+const MAX_HALF_OPEN = 2048;
 const FLOOD_S = 20;
 const SPOOFED = '198.18.0.77'; // in the client's /24, on no interface: SYN-ACKs to it die in the client namespace
 
