@@ -10,6 +10,7 @@
 import type { ConfigInput } from '../src/config/schema';
 import type { Config } from '../src/config/schema';
 import { ipNum } from './frames';
+import { SESSION_BYTES } from '../src/plan/build';
 import { validConfig } from './gateway';
 import { HUGEPAGES_ENV } from './hugepages';
 
@@ -66,10 +67,10 @@ export function lipOf(g: number, lips: number): { ip: number; port: number } {
 
 const MBUF_BYTES = 2432;
 const BASE_MB = 48;
-// Session, hash buckets (≤ 16), free list, and the persistence table the data
-// plane allocates for every session (≤ 16, native/dp/persist.c) which the
-// plan's SESSION_BYTES does not count.
-const SESSION_BYTES_MAX = 64 + 16 + 4 + 16;
+// The plan's estimate per session plus the persistence table the data plane
+// allocates for every session (≤ 16, native/dp/persist.c), which
+// SESSION_BYTES does not count, and the rounding of its power-of-two tables.
+const SESSION_BYTES_MAX = SESSION_BYTES + 16 + 16;
 
 export function gatewayConfig(s: Shape): { cfg: Config; lips: number } {
   const lips = lipCount(s.allocations);

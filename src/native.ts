@@ -61,6 +61,12 @@ export interface NativePlan {
   acl: { net: number; prefix: number; allow: boolean }[];
   /** TCP sessions in SYN states over all workers; 0: no limit. */
   halfOpenMax: number;
+  /** At that limit: true drops the new SYN; false ends the oldest half-open session. */
+  halfOpenDropNew: boolean;
+  /** ICMP errors the gateway originates (time exceeded), per second per worker; 0: none. */
+  icmpRate: number;
+  /** Each port's first address (source of those errors), by port index; 0: none. */
+  portAddrs: Uint32Array;
   sched: Uint32Array; // indices into realServers
   lips: { ip: number; portIdx: number; lo: number; hi: number }[];
   pools: { first: number; count: number }[];

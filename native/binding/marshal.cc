@@ -184,6 +184,11 @@ fn_plan *PlanFromJs(const Napi::Object &o)
 					     (l.Get("kernel").ToBoolean().Value() ? FN_LOCAL_KERNEL : 0);
 		}
 		p->half_open_max = U32(o, "halfOpenMax");
+		p->half_open_drop_new = o.Get("halfOpenDropNew").ToBoolean().Value() ? 1 : 0;
+		p->icmp_rate = U32(o, "icmpRate", UINT32_MAX);
+		Napi::Uint32Array port_addrs = U32Arr(o, "portAddrs");
+		for (size_t i = 0; i < port_addrs.ElementLength() && i < FN_MAX_PORTS; i++)
+			p->port_addr[i] = htonl(port_addrs[i]);
 		Napi::Array acl = Arr(o, "acl");
 		p->n_acl = acl.Length();
 		p->acl = static_cast<fn_acl *>(rte_zmalloc("fn_plan", sizeof(fn_acl) * (p->n_acl + 1), 64));

@@ -10,6 +10,8 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 
+#include <rte_mbuf_dyn.h>
+
 #include "dp.h"
 #include "neigh.h"
 #include "persist.h"
@@ -43,6 +45,7 @@ static void workers_free(void)
 		rte_ring_free(w->from_ctl);
 		rte_ring_free(w->redirect);
 		fn_sess_fini(&w->sess);
+		fn_half_open_fini(&w->half_open_q);
 		fn_lports_fini(&w->lports);
 		rte_free(w->rs_active);
 		rte_free(w->rs_created);
@@ -75,6 +78,10 @@ static int workers_init(char *err, size_t errlen)
 				 "cannot allocate the session table of worker %u: %u sessions need about %llu MiB; "
 				 "raise dpdk.memory_mb or lower sessions.max",
 				 i, c->sessions_max, (unsigned long long)mib + 1);
+			return -1;
+		}
+		if (fn_half_open_init(&w->half_open_q, c->sessions_max, socket) != 0) {
+			snprintf(err, errlen, "out of memory for the half-open queue");
 			return -1;
 		}
 		if (fn_lports_init(&w->lports, i, c->n_workers, socket) != 0) {
@@ -144,6 +151,12 @@ int fn_dp_start(const struct fn_dp_cfg *cfg, struct fn_plan *plan, char *err, si
 		rte_rcu_qsbr_thread_register(fn_dp.rcu, i);
 	if (workers_init(err, errlen) != 0)
 		goto fail;
+	/* Registering the same name again (a restart) returns the same offset. */
+	static const struct rte_mbuf_dynfield hops_desc = {
+		.name = "fullnat_redirect_hops", .size = sizeof(uint8_t), .align = __alignof__(uint8_t)};
+	fn_dp.hops_off = rte_mbuf_dynfield_register(&hops_desc);
+	if (fn_dp.hops_off < 0)
+		FAIL("cannot register an mbuf field: %s", rte_strerror(rte_errno));
 	if (fn_persist_init(cfg->sessions_max * cfg->n_workers) != 0)
 		FAIL("out of memory for the persistence table");
 

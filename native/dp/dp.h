@@ -13,6 +13,8 @@
 
 #include "fn_common.h"
 #include "fn_dp.h"
+#include "half_open.h"
+#include "icmp_reply.h"
 #include "lport.h"
 #include "session.h"
 
@@ -52,6 +54,9 @@ struct fn_worker {
 	int32_t *svc_active;             /* [FN_MAX_SVC] worker: w; other workers, main: r (relaxed) */
 	uint64_t *svc_lport_exhausted;   /* [FN_MAX_SVC] worker: w; main: r (relaxed) */
 	uint32_t half_open;              /* worker only: TCP sessions in SYN states */
+	struct fn_half_open half_open_q; /* worker only: those sessions, oldest first */
+	struct fn_icmp_bucket icmp_bucket; /* worker only: ICMP it originates */
+	uint8_t rx_hops;                 /* worker only: hops of the redirected frame in hand (0: from a port) */
 	struct {
 		int state;               /* 0 idle; main sets 1 (release); worker sets 2 when done (release) */
 		struct fn_session_filter f;
@@ -70,6 +75,9 @@ struct fn_dp {
 	struct fn_counters *counters;    /* n_workers + 1 (ctl last) */
 	struct fn_plan *plan;            /* main: atomic store (publish); workers, ctl: atomic load */
 	uint64_t plan_gen;               /* main only: last generation published */
+	int hops_off;                    /* main: w at start; workers: r. mbuf dynfield (uint8_t):
+	                                  * workers a redirected frame has been through (ICMP errors
+	                                  * looking for their session's owner) */
 	struct rte_rcu_qsbr *rcu;        /* thread ids 0..n-1 workers, n ctl */
 	int running;                     /* main: w (atomic); workers, ctl: r (atomic) */
 	int started;                     /* main only */

@@ -8,6 +8,7 @@
 
 #include "dp.h"
 #include "icmp_error.h"
+#include "icmp_reply.h"
 #include "nat.h"
 #include "neigh.h"
 #include "pkt.h"
@@ -56,8 +57,9 @@ static inline void to_ctl(struct fn_worker *w, struct rte_mbuf *m)
 	FN_COUNT(w->ctr, to_control);
 }
 
-static inline void redirect(struct fn_worker *w, unsigned owner, struct rte_mbuf *m)
+static inline void redirect(struct fn_worker *w, unsigned owner, struct rte_mbuf *m, uint8_t hops)
 {
+	*RTE_MBUF_DYNFIELD(m, fn_dp.hops_off, uint8_t *) = hops;
 	if (unlikely(rte_ring_mp_enqueue(fn_dp.workers[owner].redirect, m) != 0)) {
 		FN_COUNT(w->ctr, drop_redirect_full);
 		rte_pktmbuf_free(m);
@@ -121,8 +123,9 @@ static struct fn_session *session_new(struct fn_worker *w, const struct fn_plan 
 	}
 	/* SYN floods: half-open sessions are bounded (each worker its share) and
 	 * age out on tcp_syn; established sessions are never disturbed. */
-	if (k->proto == IPPROTO_TCP && plan->half_open_max &&
-	    w->half_open >= RTE_MAX(plan->half_open_max / fn_dp.cfg.n_workers, 1u)) {
+	const int at_bound = k->proto == IPPROTO_TCP && plan->half_open_max &&
+			     w->half_open >= RTE_MAX(plan->half_open_max / fn_dp.cfg.n_workers, 1u);
+	if (at_bound && plan->half_open_drop_new) {
 		*reason = FN_C_drop_half_open_limit;
 		return NULL;
 	}
@@ -189,6 +192,20 @@ static struct fn_session *session_new(struct fn_worker *w, const struct fn_plan 
 		*reason = FN_C_drop_lport_exhausted;
 		return NULL;
 	}
+	/* At the bound the oldest handshake gives way (half_open.h), so a flood
+	 * cannot lock real clients out for tcp_syn seconds; only now, once
+	 * nothing else refuses the new flow. */
+	if (unlikely(at_bound)) {
+		uint32_t old = fn_half_open_oldest(&w->half_open_q, &w->sess, 64);
+		if (old == FN_NIL) {
+			if (!svc->nat)
+				fn_lport_put(&w->lports, plan->lips[lip_idx].slot, lport);
+			*reason = FN_C_drop_half_open_limit;
+			return NULL;
+		}
+		session_free(w, &w->sess.s[old]);
+		FN_COUNT(w->ctr, half_open_evicted);
+	}
 	struct fn_session *s = fn_sess_alloc(&w->sess);
 	if (unlikely(s == NULL)) {
 		if (!svc->nat)
@@ -230,8 +247,10 @@ static struct fn_session *session_new(struct fn_worker *w, const struct fn_plan 
 	w->rs_live[rs->id]++;
 	w->rs_created[rs->id]++;
 	w->svc_active[svc->id]++;
-	if (s->state == FN_TCP_SYN_SENT)
+	if (s->state == FN_TCP_SYN_SENT) {
 		w->half_open++;
+		fn_half_open_push(&w->half_open_q, fn_sess_index(&w->sess, s));
+	}
 	FN_COUNT(w->ctr, sessions_created);
 	w->ctr->v[FN_C_sessions_active]++;
 	return s;
@@ -315,15 +334,20 @@ static void reset_session(struct fn_worker *w, struct fn_session *s, struct rte_
 	}
 }
 
-/* An ICMP error to a VIP or LIP about a session: hand it to the session's
- * other side. Returns -1 when the quote names no session (the kernel may own
- * the flow: the caller goes on), 0 when handled (sent, redirected, dropped). */
+/* An ICMP error about a session: to a VIP or LIP (FullNAT), or in NAT mode to
+ * the client's own address (l == NULL). Hand it to the session's other side.
+ * Returns -1 when the quote names no session (the kernel may own the flow:
+ * the caller goes on), 0 when handled (sent, handed on, dropped). */
 static int icmp_error(struct fn_worker *w, const struct fn_local *l, struct rte_mbuf *m, struct fn_pkt *p,
 		      uint64_t now)
 {
 	struct fn_icmp_quote q;
 	if (fn_icmp_quote(p, &q) != 0 ||
 	    (q.ip->next_proto_id != IPPROTO_TCP && q.ip->next_proto_id != IPPROTO_UDP))
+		return -1;
+	/* Not to one of our addresses: only an error sent where errors go, to
+	 * the source of the packet it quotes (NAT mode: the client). */
+	if (l == NULL && q.ip->src_addr != p->ip->dst_addr)
 		return -1;
 	/* Forwarded errors get a fresh checksum: never launder a corrupt one. */
 	if (rte_raw_cksum(q.icmp, q.icmp_len) != 0xffff) {
@@ -335,15 +359,23 @@ static int icmp_error(struct fn_worker *w, const struct fn_local *l, struct rte_
 	fn_icmp_quote_tuple(&q, &k);
 	uint32_t e = fn_sess_lookup(&w->sess, &k, fn_sess_hash(&k));
 	if (e == FN_NIL || now >= w->sess.s[e >> 1].expire) {
-		/* About a LIP:lport another worker handed out: steer to its owner. */
-		if ((l->flags & FN_LOCAL_LIP) && fn_dp.cfg.n_workers > 1) {
-			unsigned owner = fn_lport_owner(rte_be_to_cpu_16(k.dport), fn_dp.cfg.n_workers);
-			if (owner != w->idx) {
-				redirect(w, owner, m);
+		const unsigned n = fn_dp.cfg.n_workers;
+		if (n > 1 && l && (l->flags & FN_LOCAL_LIP)) {
+			/* About a LIP:lport another worker handed out: its owner is in the port. */
+			unsigned owner = fn_lport_owner(rte_be_to_cpu_16(k.dport), n);
+			if (owner != w->idx && w->rx_hops == 0) {
+				redirect(w, owner, m, 1);
 				return 0;
 			}
+		} else if (n > 1 && w->rx_hops < n - 1) {
+			/* Client side (or NAT mode): nothing in the error names the
+			 * worker that saw the flow (RSS hashed the router's address),
+			 * so it goes round the workers, each looking once. */
+			FN_COUNT(w->ctr, icmp_handed_on);
+			redirect(w, (w->idx + 1) % n, m, (uint8_t)(w->rx_hops + 1));
+			return 0;
 		}
-		if (l->flags & FN_LOCAL_KERNEL)
+		if (l == NULL || (l->flags & FN_LOCAL_KERNEL))
 			return -1;
 		FN_COUNT(w->ctr, drop_icmp_no_session);
 		rte_pktmbuf_free(m);
@@ -390,6 +422,18 @@ static inline int tcp_cksum_ok(const struct rte_ipv4_hdr *ip, const struct fn_pk
 	return sum == 0xffff;
 }
 
+/* TTL <= 1 on a packet the gateway would forward: dropped, and answered
+ * with ICMP time exceeded (rate-limited) so traceroute shows the gateway. */
+static void ttl_expired(struct fn_worker *w, const struct fn_plan *plan, struct rte_mbuf *m, const struct fn_pkt *p,
+			unsigned rx_pi, uint64_t now)
+{
+	struct rte_mbuf *r = fn_icmp_time_exceeded(&w->icmp_bucket, plan, m, p, rx_pi, &fn_dp.ports[rx_pi].mac, now, w->ctr);
+	if (r)
+		tx(w, rx_pi, r);
+	FN_COUNT(w->ctr, drop_ttl);
+	rte_pktmbuf_free(m);
+}
+
 static void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, struct rte_mbuf *m,
 			struct fn_rx *r, unsigned rx_pi, uint64_t now)
 {
@@ -399,7 +443,7 @@ static void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, struct 
 	if (p->l4 == NULL) {
 		const struct fn_local *l = fn_plan_local(plan, ip->dst_addr);
 		/* The type byte is read only if the datagram has an ICMP header. */
-		if (l && ip->next_proto_id == IPPROTO_ICMP &&
+		if (ip->next_proto_id == IPPROTO_ICMP &&
 		    rte_be_to_cpu_16(ip->total_length) >= p->l3_len + sizeof(struct rte_icmp_hdr)) {
 			uint8_t type = *((uint8_t *)ip + p->l3_len);
 			if (fn_icmp_is_error(type) && icmp_error(w, l, m, p, now) == 0)
@@ -421,10 +465,10 @@ static void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, struct 
 		if (unlikely(((f & RTE_TCP_SYN_FLAG) && (f & (RTE_TCP_FIN_FLAG | RTE_TCP_RST_FLAG))) ||
 			     !(f & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG | RTE_TCP_RST_FLAG))))
 			DROP(w, m, drop_bad_tcp_flags);
-		/* A RST ends the session's state here: act only on one the
-		 * endpoint would accept too. Data segments are not verified (the
-		 * endpoints do it), a RST is short and rare. */
-		if (unlikely((f & RTE_TCP_RST_FLAG) && !tcp_cksum_ok(ip, p)))
+		/* A RST or FIN moves the session to a short timeout: act only on
+		 * one the endpoint would accept too. Data segments are not
+		 * verified (the endpoints do it); RSTs and FINs are rare. */
+		if (unlikely((f & (RTE_TCP_RST_FLAG | RTE_TCP_FIN_FLAG)) && !tcp_cksum_ok(ip, p)))
 			DROP(w, m, drop_bad_checksum);
 	}
 	const struct fn_tuple k = r->k;
@@ -453,7 +497,7 @@ static void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, struct 
 			if (l && (l->flags & FN_LOCAL_LIP) && fn_dp.cfg.n_workers > 1) {
 				unsigned owner = fn_lport_owner(rte_be_to_cpu_16(p->dport), fn_dp.cfg.n_workers);
 				if (owner != w->idx) {
-					redirect(w, owner, m);
+					redirect(w, owner, m, 1);
 					return;
 				}
 			}
@@ -464,8 +508,10 @@ static void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, struct 
 			}
 			DROP(w, m, drop_no_service);
 		}
-		if (unlikely(ip->time_to_live <= 1))
-			DROP(w, m, drop_ttl);
+		if (unlikely(ip->time_to_live <= 1)) {
+			ttl_expired(w, plan, m, p, rx_pi, now);
+			return;
+		}
 		unsigned reason;
 		s = session_new(w, plan, svc, &k, p, rx_pi, now, &reason);
 		if (unlikely(s == NULL)) {
@@ -474,8 +520,10 @@ static void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, struct 
 			return;
 		}
 	} else {
-		if (unlikely(ip->time_to_live <= 1))
-			DROP(w, m, drop_ttl);
+		if (unlikely(ip->time_to_live <= 1)) {
+			ttl_expired(w, plan, m, p, rx_pi, now);
+			return;
+		}
 		if (unlikely(plan->reset_rs && (plan->reset_rs[s->rs_id >> 6] & (1ULL << (s->rs_id & 63))))) {
 			reset_session(w, s, m, p, rx_pi, dir);
 			return;
@@ -659,9 +707,17 @@ static void handle_burst(struct fn_worker *w, const struct fn_plan *plan, struct
 	}
 	if (fresh)
 		prefetch_new_flows(w, plan, rx, n);
-	for (unsigned i = 0; i < n; i++)
-		handle(w, plan, pkts[i], &rx[i], rx_pi == FN_RX_PORT_OF_MBUF ? fn_dp.port_idx_of[pkts[i]->port] : rx_pi,
-		       now);
+	if (rx_pi != FN_RX_PORT_OF_MBUF) {
+		for (unsigned i = 0; i < n; i++)
+			handle(w, plan, pkts[i], &rx[i], rx_pi, now);
+		return;
+	}
+	/* Handed over by another worker: the port and the hops so far travel with each frame. */
+	for (unsigned i = 0; i < n; i++) {
+		w->rx_hops = *RTE_MBUF_DYNFIELD(pkts[i], fn_dp.hops_off, uint8_t *);
+		handle(w, plan, pkts[i], &rx[i], fn_dp.port_idx_of[pkts[i]->port], now);
+	}
+	w->rx_hops = 0;
 }
 
 /* Expire sessions by sweeping the table once per second of TSC, a slice per

@@ -423,6 +423,11 @@ static struct fn_plan *make_plan(void)
 					   [FN_TO_TCP_TIME_WAIT] = 1, [FN_TO_TCP_CLOSE] = 1, [FN_TO_UDP] = 1};
 	memcpy(p->timeouts_s, to, sizeof(to));
 	p->half_open_max = 8;
+	/* Time exceeded from each port's address; a small rate so both the
+	 * answered and the rate-limited paths run. */
+	p->icmp_rate = 5;
+	p->port_addr[0] = WAN_IP;
+	p->port_addr[1] = LAN_IP;
 	return p;
 }
 

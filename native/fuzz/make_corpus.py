@@ -106,6 +106,11 @@ SEEDS = {
     'icmp-time-exceeded-to-lip': eth(LAN_MAC, RS1_MAC, 0x0800, ipv4('198.19.0.1', LIP, 1, icmp(11, 0, b'\0' * 4, to_rs[:48]), flags=0)),
     'fragment-to-vip': tcp_frame(WAN_MAC, CLIENT_MAC, C, VIP, 40003, 80, SYN, 1, 0, flagsfrag=0x2000),
     'broadcast-syn': tcp_frame(BCAST, CLIENT_MAC, '198.18.0.99', VIP, 40004, 80, SYN, 1, 0),
+    # TTL expiry (answered with time exceeded), new flow and live session.
+    'ttl1-syn-to-vip': tcp_frame(WAN_MAC, CLIENT_MAC, C, VIP, 40005, 80, SYN, 1, 0, ttl=1),
+    'ttl1-live-session': tcp_frame(WAN_MAC, CLIENT_MAC, C, VIP, 40000, 80, PSH | ACK, 1001, 5001, b'x' * 40, ttl=1),
+    # NAT mode (udp :54 -> RS2:5454): a server-side router's error goes to the client's own address.
+    'icmp-port-unreach-nat-to-client': eth(LAN_MAC, RS1_MAC, 0x0800, ipv4('198.19.0.1', C, 1, icmp(3, 3, b'\0' * 4, ipv4(C, '198.19.0.3', 17, udp(C, '198.19.0.3', 5001, 5454, b'nat'), ttl=63)), flags=0)),
 }
 
 if __name__ == '__main__':

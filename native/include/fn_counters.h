@@ -26,7 +26,7 @@
 	X(drop_malformed)         /* truncated or inconsistent headers */    \
 	X(drop_bad_checksum)      /* IPv4 header checksum wrong; or a RST or ICMP error whose own checksum is */ \
 	X(drop_fragment)          /* IPv4 fragments: policy is drop */       \
-	X(drop_ttl)               /* TTL would reach 0 */                    \
+	X(drop_ttl)               /* TTL would reach 0 (answered by ICMP time exceeded, rate-limited) */ \
 	X(drop_no_service)        /* not a VIP:vport, session or local addr */\
 	X(drop_no_session)        /* TCP non-SYN to a VIP without a session */\
 	X(drop_session_full)      /* session table at capacity */            \
@@ -37,10 +37,14 @@
 	X(drop_unsupported)       /* other protocols, ARP not for us, ... */ \
 	X(drop_icmp_no_session)   /* ICMP error quoting no session we know */ \
 	X(drop_bad_tcp_flags)     /* impossible flag combinations (SYN+FIN, SYN+RST, none) */ \
-	X(drop_half_open_limit)   /* new TCP flow while SYN-state sessions are at the limit */ \
+	X(drop_half_open_limit)   /* new TCP flow while SYN-state sessions are at the limit (drop_new, or none to evict) */ \
+	X(half_open_evicted)      /* oldest SYN-state session ended to make room for a new SYN (evict_oldest) */ \
 	X(drop_max_conn)          /* service or real-server connection limit reached */ \
 	X(drop_acl)               /* client not allowed by the service's allow/deny lists */ \
 	X(icmp_errors_translated) /* ICMP errors forwarded to the session's other side */ \
+	X(icmp_time_exceeded)     /* ICMP time exceeded sent for a TTL <= 1 packet (also counted in drop_ttl) */ \
+	X(icmp_rate_limited)      /* ICMP the gateway would send, held back by the per-worker rate limit */ \
+	X(icmp_handed_on)         /* client-side ICMP errors passed to the next worker to find their session */ \
 	X(redirected)             /* replies handed to the owning worker */  \
 	X(sessions_reset)         /* ended because their server was removed with reset */ \
 	X(to_kernel)              /* frames for the gateway's own stack (exception path) */ \

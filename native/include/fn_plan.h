@@ -106,6 +106,12 @@ struct fn_plan {
 	struct fn_acl *acl;
 	uint32_t n_acl;
 	uint32_t half_open_max;  /* TCP sessions in SYN states, over all workers; 0: no limit */
+	uint32_t half_open_drop_new; /* at that limit: 1 drop the new SYN; 0 end the oldest half-open session */
+	/* ICMP the gateway originates (time exceeded for TTL <= 1): at most this
+	 * many per second per worker (token bucket, burst one second's worth);
+	 * 0: none sent. Source: the receiving port's first address (0: none). */
+	uint32_t icmp_rate;
+	uint32_t port_addr[16];  /* by port index, FN_MAX_PORTS entries */
 
 	/* Derived by fn_plan_build (the control plane does not fill these). */
 	uint64_t gen;          /* publish generation: workers notice a new plan by it */

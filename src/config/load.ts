@@ -22,6 +22,13 @@ export function loadConfig(file: string): Config {
 
 /** Validates YAML TEXT; FILE is used only in error messages. */
 export function parseConfig(text: string, file: string): Config {
+  // Before the parser sees it: thousands of nested [ or { overflow its stack,
+  // and when that lands inside V8's regexp compiler V8 aborts the process
+  // (a gateway reloading such a file would die instead of refusing it).
+  const deep = tooDeep(text);
+  if (deep) {
+    throw new ConfigError([{ file, ...deep, path: '', message: `expected at most ${MAX_FLOW_DEPTH} nested [ ] or { }, got deeper nesting here (a config needs a few levels)` }]);
+  }
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number): { line: number; col: number } => {
@@ -62,6 +69,54 @@ export function parseConfig(text: string, file: string): Config {
     throw new ConfigError(sortIssues(rules.map((r) => ({ file, ...locate.value(r.path), path: formatPath(r.path), message: r.message }))));
   }
   return deepFreeze(result.data);
+}
+
+// --- nesting -------------------------------------------------------------------
+
+export const MAX_FLOW_DEPTH = 64;
+
+/**
+ * Where flow collections ([ ], { }) first nest deeper than MAX_FLOW_DEPTH, as
+ * line:col, or null. A linear scan that skips quoted scalars and comments;
+ * brackets inside plain scalars count too, which only makes it stricter.
+ */
+function tooDeep(text: string): { line: number; col: number } | null {
+  let depth = 0;
+  let line = 1;
+  let col = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    col++;
+    if (ch === '\n' || (ch === '\r' && text[i + 1] !== '\n')) {
+      line++;
+      col = 0;
+    } else if (ch === '#' && (i === 0 || /\s/.test(text[i - 1]!))) {
+      while (i + 1 < text.length && text[i + 1] !== '\n' && text[i + 1] !== '\r') i++;
+    } else if ((ch === '"' || ch === "'") && (i === 0 || /[\s[{,]/.test(text[i - 1]!))) {
+      // A quoted scalar: to its closing quote ('' and \" escape), counting lines.
+      for (i++; i < text.length; i++) {
+        const c = text[i]!;
+        col++;
+        if (c === '\n') {
+          line++;
+          col = 0;
+        } else if (ch === '"' && c === '\\') {
+          i++;
+          col++;
+        } else if (c === ch) {
+          if (ch === "'" && text[i + 1] === "'") {
+            i++;
+            col++;
+          } else break;
+        }
+      }
+    } else if (ch === '[' || ch === '{') {
+      if (++depth > MAX_FLOW_DEPTH) return { line, col };
+    } else if ((ch === ']' || ch === '}') && depth > 0) {
+      depth--;
+    }
+  }
+  return null;
 }
 
 // --- positions ----------------------------------------------------------------

@@ -221,6 +221,10 @@ const sessionsSchema = z
     // TCP sessions still in the handshake (SYN floods), over all workers;
     // null: a quarter of max. New flows beyond it are dropped and counted.
     max_half_open: int(1, 100000000).nullable().default(null),
+    // At that limit: end the oldest half-open session to admit the new SYN
+    // (a flood cycles through the bound; real clients still get in), or
+    // drop the new SYN (drop_half_open_limit) until one completes or ages out.
+    half_open_full: z.enum(['evict_oldest', 'drop_new']).default('evict_oldest'),
     timeouts: timeoutsSchema.default({}),
   })
   .strict();
@@ -326,6 +330,9 @@ export const configSchema = z
     local_addresses: z.record(pattern(OBJ_NAME, 'a pool name matching [A-Za-z0-9][A-Za-z0-9_.-]{0,63}'), poolSchema).default(() => ({})),
     sessions: sessionsSchema.default({}),
     services: z.array(serviceSchema).default(() => []),
+    // ICMP errors the gateway originates itself (time exceeded for TTL <= 1),
+    // at most this many per second per worker; 0: never sent.
+    icmp: z.object({ rate_per_s: int(0, 1000000).default(100) }).strict().default({}),
     stats: z
       .object({
         interval_s: int(0, 3600).default(10),

@@ -16,8 +16,8 @@ const SCHED_HASH_FLOW = 2;
 const SCHED_LEAST = 3;
 const SCHED_KIND = { rr: SCHED_CURSOR, wrr: SCHED_CURSOR, lc: SCHED_LEAST, wlc: SCHED_LEAST, sh: SCHED_HASH_ADDR, mh: SCHED_HASH_ADDR } as const;
 
-/** Bytes per session, native struct fn_session plus its share of hash buckets and free list. */
-export const SESSION_BYTES = 64 + 16 + 4;
+/** Bytes per session, native struct fn_session plus its share of hash buckets, free list and half-open queue (rounded to a power of two). */
+export const SESSION_BYTES = 64 + 16 + 4 + 8;
 /** Bytes one mbuf takes in the pool (2 KiB data room, headroom, header, pool overhead). */
 export const MBUF_BYTES = 2432;
 /** EAL, rings and ports' own needs, measured roughly with --no-huge. */
@@ -242,6 +242,9 @@ export function buildPlan(cfg: Config, opts: PlanOptions = {}): BuiltPlan {
     resetRealServers: opts.reset ?? [],
     acl,
     halfOpenMax: cfg.sessions.max_half_open ?? Math.max(1, Math.floor(cfg.sessions.max / 4)),
+    halfOpenDropNew: cfg.sessions.half_open_full === 'drop_new',
+    icmpRate: cfg.icmp.rate_per_s,
+    portAddrs: Uint32Array.from(cfg.ports.map((p) => (p.addresses.length ? parseCidr(p.addresses[0]!).addr : 0))),
   };
 
   const memoryNeededMb = Math.ceil(

@@ -55,7 +55,7 @@ export async function runPreflight(file: string, opts: PreflightOptions = {}): P
       id: 'config.valid',
       subject: 'config',
       status: 'error',
-      message: `${file} has ${e.issues.length} problem${e.issues.length === 1 ? '' : 's'}`,
+      message: `${file} has ${e.total} problem${e.total === 1 ? '' : 's'}`,
       details: e.format().split('\n'),
       fix: 'correct the lines named above (`fullnat check -c FILE` shows the same)',
     });

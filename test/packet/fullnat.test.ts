@@ -62,6 +62,8 @@ local_addresses:
 sessions:
   max: 64
   timeouts: { tcp_syn: 300, tcp_established: 300, tcp_fin: 300, tcp_time_wait: 300, tcp_close: 300, udp: 300 }
+# TTL expiry is a plain drop here; its ICMP time exceeded is hardening.test.ts's.
+icmp: { rate_per_s: 0 }
 services:
   - { name: web, vip: ${VIP}, port: 80, protocol: tcp, local_addresses: pool, real_servers: [{ address: ${RS1.ip}, port: 8080 }, { address: ${RS2.ip}, port: 8080 }] }
   - { name: dns, vip: ${VIP}, port: 53, protocol: udp, local_addresses: pool, real_servers: [{ address: ${RS1.ip}, port: 5353 }] }

@@ -9,13 +9,20 @@
 // checks that the hardening counters it does not name stayed put (strict()).
 //
 // Policies shown here (see also README "Policies worth knowing"):
-//  - TTL <= 1 on a packet to forward is dropped (drop_ttl); the gateway sends
-//    no ICMP time exceeded.
+//  - TTL <= 1 on a packet to forward is dropped (drop_ttl) and answered with
+//    ICMP time exceeded (type 11 code 0) from the receiving port's address,
+//    quoting the packet as received (up to 548 bytes), at most
+//    icmp.rate_per_s per second per worker (icmp_time_exceeded,
+//    icmp_rate_limited). Never about an ICMP error, never to a broadcast frame.
 //  - Every IPv4 fragment (MF or an offset) is dropped (drop_fragment).
 //  - IPv4 options are forwarded as they are.
 //  - 802.1Q-tagged frames are not IPv4 to the gateway (drop_not_ipv4).
 //  - ICMP errors (types 3, 11, 12) are translated when their quote names a
 //    session; other ICMP types (redirect, source quench) are never translated.
+//  - A RST, a FIN or an ICMP error whose own checksum does not verify is dropped
+//    (drop_bad_checksum): the gateway never acts on, nor launders, a corrupt
+//    one. Other TCP segments are forwarded without an L4 checksum check (the
+//    endpoints verify them).
 //  - A SYN proxy with SYN cookies is not implemented (nothing here tests one).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -132,9 +139,13 @@ const EXTRA_COUNTERS = [
   'drop_icmp_no_session',
   'drop_bad_tcp_flags',
   'drop_half_open_limit',
+  'half_open_evicted',
   'drop_max_conn',
   'drop_acl',
   'icmp_errors_translated',
+  'icmp_time_exceeded',
+  'icmp_rate_limited',
+  'icmp_handed_on',
   'redirected',
   'drop_redirect_full',
   'sessions_reset',
@@ -276,6 +287,21 @@ function icmpFx(k: IcmpCase): Fixture {
   };
 }
 
+/**
+ * TTL <= 1 on a packet the gateway would forward: dropped (drop_ttl) and
+ * answered out of the same port, to the frame's sender, with ICMP time
+ * exceeded in transit from the port's address: TOS 0xc0, ID 0, no DF, TTL 64,
+ * quoting the datagram as it arrived (TTL and checksums untouched) up to 548
+ * bytes (576 in all, RFC 1812 4.3.2.3).
+ */
+function ttlFx(description: string, inPort: 'wan' | 'lan', input: Buffer, m: Macs, counters: Record<string, number> = {}): Fixture {
+  const p = parsePacket(input);
+  const quote = ipOf(input).subarray(0, 548);
+  const from = inPort === 'wan' ? WAN_IP : LAN_IP;
+  const te = icmpFrame({ ethSrc: m[inPort], ethDst: p.eth.src, src: from, dst: p.ipv4!.src, ttl: 64, id: 0, tos: 0xc0, dontFragment: false }, { type: 11, code: 0, rest: UNUSED, quote });
+  return { description, inPort, input, expected: { outPort: inPort, frame: te }, counters: { drop_ttl: 1, icmp_time_exceeded: 1, ...counters } };
+}
+
 // ---------------------------------------------------------------------------
 // 1. Malformed and unusual packets
 // ---------------------------------------------------------------------------
@@ -336,12 +362,14 @@ describe('malformed and unusual packets: each handled by policy, counted by reas
 
       const ttl: Fixture[] = [
         tcpFx('TTL 2 on a live session is forwarded with TTL 1', 'wan', c(40000), 'lan', toRs(2000, 8080), seg({ flags: 'A', seq: 101, ack: 901, id: 0x0d00 }), TO_S, 2),
-        drop('TTL 1 on a live session (client side): dropped, no ICMP time exceeded', 'wan', buildTcp({ ...c(40000), ...seg({ flags: 'A', seq: 101, ack: 901, id: 0x0d01 }), ttl: 1 }), 'drop_ttl'),
-        drop('TTL 1 on a live session (server side)', 'lan', buildTcp({ ...fromRs(8080, 2000), ...seg({ flags: 'A', seq: 901, ack: 101, id: 0x0d02 }), ttl: 1 }), 'drop_ttl'),
-        drop('TTL 0 on a live session', 'wan', buildTcp({ ...c(40000), ...seg({ flags: 'A', seq: 101, ack: 901, id: 0x0d03 }), ttl: 0 }), 'drop_ttl'),
-        drop('a new SYN with TTL 1 makes no session', 'wan', buildTcp({ ...syn(41004, 0x0d04), ttl: 1 }), 'drop_ttl', { sessions_active: 0 }),
-        drop('a new UDP flow with TTL 1 makes no session', 'wan', buildUdp({ ...udpq(5102, 0x0d05), ttl: 1 }), 'drop_ttl', { sessions_active: 0 }),
-        drop('UDP TTL 1 on a live session', 'lan', buildUdp({ ...fromRs(5353, 2001), ttl: 1, id: 0x0d06, payload: Buffer.from('a') }), 'drop_ttl'),
+        ttlFx('TTL 1 on a live session (client side): time exceeded to the client from the wan address', 'wan', buildTcp({ ...c(40000), ...seg({ flags: 'A', seq: 101, ack: 901, id: 0x0d01 }), ttl: 1 }), m),
+        ttlFx('TTL 1 on a live session (server side): time exceeded to the server from the lan address', 'lan', buildTcp({ ...fromRs(8080, 2000), ...seg({ flags: 'A', seq: 901, ack: 101, id: 0x0d02 }), ttl: 1 }), m),
+        ttlFx('TTL 0 on a live session', 'wan', buildTcp({ ...c(40000), ...seg({ flags: 'A', seq: 101, ack: 901, id: 0x0d03 }), ttl: 0 }), m),
+        ttlFx('a new SYN with TTL 1 makes no session', 'wan', buildTcp({ ...syn(41004, 0x0d04), ttl: 1 }), m, { sessions_active: 0 }),
+        ttlFx('a new UDP flow with TTL 1 makes no session', 'wan', buildUdp({ ...udpq(5102, 0x0d05), ttl: 1 }), m, { sessions_active: 0 }),
+        ttlFx('a 1000-byte segment with TTL 1: the quote stops at 548 bytes', 'wan', buildTcp({ ...c(40000), ...seg({ flags: 'PA', seq: 101, ack: 901, id: 0x0d07, payload: bytes(1000, 7) }), ttl: 1 }), m),
+        drop('TTL 1 in a broadcast frame: dropped, never answered', 'wan', buildTcp({ ...c(40000), ethDst: 'ff:ff:ff:ff:ff:ff', ...seg({ flags: 'A', seq: 101, ack: 901, id: 0x0d08 }), ttl: 1 }), 'drop_ttl'),
+        ttlFx('UDP TTL 1 on a live session', 'lan', buildUdp({ ...fromRs(5353, 2001), ttl: 1, id: 0x0d06, payload: Buffer.from('a') }), m),
       ];
 
       /** A fragment of a SYN to the VIP: DF clear unless asked, the SYN's segment (or `payload`) as its data. */
@@ -556,54 +584,148 @@ describe('ICMP errors about a session are translated for its other side', () => 
 });
 
 // ---------------------------------------------------------------------------
-// Known gaps: what the gateway should do and does not yet (node:test todo:
-// reported, not failing the run; they pass once the data plane is fixed).
+// Corrupted packets that would change state are not acted on: a RST or an
+// ICMP error whose own checksum does not verify (the endpoint would discard
+// it) is dropped as drop_bad_checksum, and the session lives on.
 // ---------------------------------------------------------------------------
 
-describe('known gaps (todo until the data plane is fixed)', () => {
-  it(
-    'an ICMP error with a bad ICMP checksum is not translated (today it is, with a fresh valid checksum)',
-    {},
-    () =>
-      withGateway(config({ sessions: `{ max: 64, timeouts: ${LONG} }`, services: BASIC_SERVICES }), [RS1], async (gw, m) => {
+describe('corrupted RSTs, FINs and ICMP errors are not acted on', () => {
+  it('an ICMP error with a bad ICMP checksum is not translated; a RST or FIN with a bad TCP checksum does not end or age the session', () =>
+    withGateway(
+      // tcp_fin and tcp_close 1 s: a corrupt RST or FIN acted on would end the session before the checks below.
+      config({ sessions: '{ max: 64, timeouts: { tcp_syn: 300, tcp_established: 300, tcp_fin: 1, tcp_time_wait: 300, tcp_close: 1, udp: 300 } }', services: BASIC_SERVICES }),
+      [RS1],
+      async (gw, m) => {
         const { c, toC, toRs, fromRs } = ends(m);
         await run(gw, [
           tcpFx('setup: SYN', 'wan', c(40000), 'lan', toRs(2000, 8080), seg({ flags: 'S', seq: 1, ack: 0, id: 1 }), NEW),
           tcpFx('setup: SYN-ACK', 'lan', fromRs(8080, 2000), 'wan', toC(40000), seg({ flags: 'SA', seq: 9, ack: 2, id: 2 }), TO_C),
+          tcpFx('setup: ACK', 'wan', c(40000), 'lan', toRs(2000, 8080), seg({ flags: 'A', seq: 2, ack: 10, id: 3 }), TO_S),
         ]);
         const quote = ipOf(buildTcp({ ...toRs(2000, 8080), ...seg({ flags: 'A', seq: 2, ack: 10, id: 3 }), ttl: 63 })).subarray(0, 28);
-        const msg = icmpMessage({ type: 3, code: 4, rest: mtuRest(1280), quote });
-        msg[2]! ^= 0x01; // corrupt the ICMP checksum
-        const before = gw.counters();
-        gw.inject('lan', [buildIpv4Raw({ ethSrc: ROUTER_LAN.mac, ethDst: m.lan, src: ROUTER_LAN.ip, dst: LIP10, ttl: 64, id: 4, protocol: 1, payload: msg })]);
-        const left = [...(await gw.quiet('wan', 200)), ...(await gw.quiet('lan', 0))].filter((f) => parsePacket(f).ipv4);
-        assert.equal(left.length, 0, 'the corrupted error leaves no port');
-        assert.equal(gw.counters().icmp_errors_translated - before.icmp_errors_translated, 0);
-      }),
-  );
+        const badIcmp = icmpMessage({ type: 3, code: 4, rest: mtuRest(1280), quote });
+        badIcmp[2]! ^= 0x01;
+        const badRst = (e: Ends, s: TcpSeg) => {
+          const f = buildTcp({ ...e, ...s, ttl: 64 });
+          f[14 + 20 + 16]! ^= 0x01;
+          return f;
+        };
+        await run(gw, [
+          drop('frag needed about the live session with a corrupt ICMP checksum', 'lan', buildIpv4Raw({ ethSrc: ROUTER_LAN.mac, ethDst: m.lan, src: ROUTER_LAN.ip, dst: LIP10, ttl: 64, id: 4, protocol: 1, payload: badIcmp }), 'drop_bad_checksum'),
+          drop('a client RST with a corrupt TCP checksum', 'wan', badRst(c(40000), seg({ flags: 'R', seq: 2, ack: 0, id: 5, dontFragment: false })), 'drop_bad_checksum'),
+          drop('a server RST+ACK with a corrupt TCP checksum', 'lan', badRst(fromRs(8080, 2000), seg({ flags: 'RA', seq: 10, ack: 2, id: 6 })), 'drop_bad_checksum'),
+          drop('a RST with a corrupt checksum to a port no session uses', 'wan', badRst(c(40999), seg({ flags: 'R', seq: 1, ack: 0, id: 7 })), 'drop_bad_checksum'),
+          drop('a client FIN+ACK with a corrupt TCP checksum', 'wan', badRst(c(40000), seg({ flags: 'FA', seq: 2, ack: 10, id: 11 })), 'drop_bad_checksum'),
+          drop('a server FIN+ACK with data and a corrupt TCP checksum', 'lan', badRst(fromRs(8080, 2000), seg({ flags: 'FPA', seq: 10, ack: 2, id: 12, payload: Buffer.from('bye') })), 'drop_bad_checksum'),
+        ]);
+        await gw.quiet('lan', 1500); // past tcp_close: a RST acted on would have ended the session by now
+        const mid = gw.counters();
+        assert.equal(mid.sessions_active, 1, 'the session survived the corrupt RSTs and FINs');
+        await run(gw, [
+          tcpFx('the session still forwards client -> server', 'wan', c(40000), 'lan', toRs(2000, 8080), seg({ flags: 'PA', seq: 2, ack: 10, id: 8, payload: Buffer.from('x') }), TO_S),
+          tcpFx('and server -> client', 'lan', fromRs(8080, 2000), 'wan', toC(40000), seg({ flags: 'PA', seq: 10, ack: 3, id: 9, payload: Buffer.from('y') }), TO_C),
+          tcpFx('a RST with a valid checksum is forwarded (and closes the session)', 'wan', c(40000), 'lan', toRs(2000, 8080), seg({ flags: 'R', seq: 3, ack: 0, id: 10, dontFragment: false }), TO_S),
+        ]);
+        const x = await waitUntil(gw, (k) => k.sessions_active === 0, 10_000);
+        assert.equal(x.sessions_active, 0, 'the valid RST closed the session (tcp_close 1 s)');
+      },
+    ));
+});
 
+// ---------------------------------------------------------------------------
+// NAT mode (DNAT only): the servers route replies through the gateway, so a
+// router between them sends its errors to the client's address, not to one
+// of the gateway's. Known gap: such errors are dropped as drop_unsupported.
+// ---------------------------------------------------------------------------
+
+describe('ICMP errors in NAT mode', () => {
   it(
-    'a RST with a bad TCP checksum does not end the session (the server discards it; today the gateway closes its state)',
-    {},
+    'a server-side error addressed to the client (NAT mode) is translated for the client; a client-side one for the server',
     () =>
       withGateway(
-        config({ sessions: '{ max: 64, timeouts: { tcp_syn: 300, tcp_established: 300, tcp_fin: 300, tcp_time_wait: 300, tcp_close: 1, udp: 300 } }', services: BASIC_SERVICES }),
+        config({
+          sessions: `{ max: 64, timeouts: ${LONG} }`,
+          services: `
+  - { name: natweb, vip: ${VIP}, port: 80, protocol: tcp, forwarding: nat, local_addresses: pool, real_servers: [{ address: ${RS1.ip}, port: 8080 }] }
+`,
+        }),
         [RS1],
         async (gw, m) => {
-          const { c, toC, toRs, fromRs } = ends(m);
+          const { c, toC } = ends(m);
+          // NAT mode keeps the client's address and port towards the server.
+          const toRsNat: Ends = { ethSrc: m.lan, ethDst: RS1.mac, src: CLIENT.ip, dst: RS1.ip, sport: 40000, dport: 8080 };
+          const fromRsNat: Ends = { ethSrc: RS1.mac, ethDst: m.lan, src: RS1.ip, dst: CLIENT.ip, sport: 8080, dport: 40000 };
+          const data = seg({ flags: 'PA', seq: 2, ack: 10, id: 3, payload: bytes(600, 3) });
+          const reply = seg({ flags: 'PA', seq: 10, ack: 602, id: 4, payload: bytes(700, 4) });
           await run(gw, [
-            tcpFx('setup: SYN', 'wan', c(40000), 'lan', toRs(2000, 8080), seg({ flags: 'S', seq: 1, ack: 0, id: 1 }), NEW),
-            tcpFx('setup: SYN-ACK', 'lan', fromRs(8080, 2000), 'wan', toC(40000), seg({ flags: 'SA', seq: 9, ack: 2, id: 2 }), TO_C),
-            tcpFx('setup: ACK', 'wan', c(40000), 'lan', toRs(2000, 8080), seg({ flags: 'A', seq: 2, ack: 10, id: 3 }), TO_S),
+            tcpFx('setup: SYN (NAT mode)', 'wan', c(40000), 'lan', toRsNat, seg({ flags: 'S', seq: 1, ack: 0, id: 1 }), NEW),
+            tcpFx('setup: SYN-ACK (NAT mode)', 'lan', fromRsNat, 'wan', toC(40000), seg({ flags: 'SA', seq: 9, ack: 2, id: 2 }), TO_C),
           ]);
-          const rst = buildTcp({ ...c(40000), ...seg({ flags: 'R', seq: 2, ack: 0, id: 4 }), ttl: 64 });
-          rst[14 + 20 + 16]! ^= 0x01; // corrupt the TCP checksum
-          gw.inject('wan', [rst]);
-          await gw.quiet('lan', 1500); // past tcp_close
-          await run(gw, [tcpFx('the session still forwards', 'wan', c(40000), 'lan', toRs(2000, 8080), seg({ flags: 'PA', seq: 2, ack: 10, id: 5, payload: Buffer.from('x') }), TO_S)]);
+          await run(gw, [
+            icmpFx({
+              description: 'frag needed from a lan router to the client, about client -> RS (NAT mode): to the client from the VIP',
+              inPort: 'lan',
+              from: { ethSrc: ROUTER_LAN.mac, ethDst: m.lan, src: ROUTER_LAN.ip, dst: CLIENT.ip },
+              outPort: 'wan',
+              to: { ethSrc: m.wan, ethDst: CLIENT.mac, src: VIP, dst: CLIENT.ip },
+              type: 3,
+              code: 4,
+              rest: mtuRest(1280),
+              quoted: buildTcp({ ...toRsNat, ...data, ttl: 63 }),
+              original: buildTcp({ ...c(40000), ...data, ttl: 63 }),
+              quoteLen: 548,
+            }),
+            icmpFx({
+              description: 'frag needed from a wan router to the VIP, about VIP -> client (NAT mode): to the server from the client address',
+              inPort: 'wan',
+              from: { ethSrc: ROUTER_WAN.mac, ethDst: m.wan, src: ROUTER_WAN.ip, dst: VIP },
+              outPort: 'lan',
+              to: { ethSrc: m.lan, ethDst: RS1.mac, src: CLIENT.ip, dst: RS1.ip },
+              type: 3,
+              code: 4,
+              rest: mtuRest(1280),
+              quoted: buildTcp({ ...toC(40000), ...reply, ttl: 63 }),
+              original: buildTcp({ ...fromRsNat, ...reply, ttl: 63 }),
+              quoteLen: 548,
+            }),
+          ]);
         },
       ),
   );
+});
+
+// ---------------------------------------------------------------------------
+// ICMP time exceeded is rate-limited per worker (token bucket, one second's
+// worth of burst): a burst of expired packets, all handled in one poll at the
+// same TSC instant, gets exactly rate_per_s answers; 0 turns them off.
+// ---------------------------------------------------------------------------
+
+describe('ICMP time exceeded is rate-limited', () => {
+  for (const rate of [3, 0]) {
+    it(`icmp.rate_per_s ${rate}: 10 expired packets at once get ${rate} answers, every one counted in drop_ttl`, () =>
+      withGateway(
+        `${config({ sessions: `{ max: 64, timeouts: ${LONG} }`, services: BASIC_SERVICES })}icmp: { rate_per_s: ${rate} }\n`,
+        [RS1],
+        async (gw, m) => {
+          const { c } = ends(m);
+          const before = gw.counters();
+          const frames = Array.from({ length: 10 }, (_, i) => buildUdp({ ...c(6000 + i, 53), ttl: 1, id: 0x2a00 + i, payload: Buffer.from('expired') }));
+          gw.inject('wan', frames);
+          const after = await waitUntil(gw, (k) => k.drop_ttl - before.drop_ttl === 10, 5000);
+          const out = (await gw.quiet('wan', 300)).filter((f) => parsePacket(f).icmp);
+          assert.equal(after.drop_ttl - before.drop_ttl, 10, 'every expired packet dropped and counted');
+          assert.equal(out.length, rate, `${rate} time-exceeded messages left wan`);
+          for (const f of out) {
+            const p = parsePacket(f);
+            assert.deepEqual([p.icmp!.type, p.icmp!.code, p.ipv4!.src, p.ipv4!.dst], [11, 0, WAN_IP, CLIENT.ip]);
+          }
+          const k = gw.counters();
+          assert.equal(k.icmp_time_exceeded - before.icmp_time_exceeded, rate);
+          assert.equal(k.icmp_rate_limited - before.icmp_rate_limited, rate ? 10 - rate : 0, 'rate 0 is off, not rate-limited');
+          assert.equal(k.sessions_created - before.sessions_created, 0);
+        },
+      ));
+  }
 });
 
 // ---------------------------------------------------------------------------
@@ -614,10 +736,67 @@ describe('SYN floods: sessions in SYN state are bounded and age out', () => {
   // max_half_open 4 (one worker: all of it); tcp_syn 5 s so the bound is
   // reached well before anything expires, then expiry is waited for.
   const yaml = config({
-    sessions: '{ max: 64, max_half_open: 4, timeouts: { tcp_syn: 5, tcp_established: 300, tcp_fin: 300, tcp_time_wait: 300, tcp_close: 300, udp: 300 } }',
+    sessions: '{ max: 64, max_half_open: 4, half_open_full: drop_new, timeouts: { tcp_syn: 5, tcp_established: 300, tcp_fin: 300, tcp_time_wait: 300, tcp_close: 300, udp: 300 } }',
     services: BASIC_SERVICES,
   });
-  it('drops new TCP flows at the limit (drop_half_open_limit) while established sessions forward; a completed handshake or expiry frees room', () =>
+
+  it('half_open_full: evict_oldest (the default): at the bound a new SYN ends the oldest half-open session; established ones are never touched', () =>
+    withGateway(
+      config({ sessions: `{ max: 64, max_half_open: 4, timeouts: ${LONG} }`, services: BASIC_SERVICES }),
+      [RS1],
+      async (gw, m) => {
+        const { c, toC, toRs, fromRs } = ends(m);
+        const syn = (sport: number, lport: number, id: number, counters: Record<string, number> = NEW, what = `SYN ${sport} -> LIP:${lport} (half-open)`) =>
+          tcpFx(what, 'wan', c(sport), 'lan', toRs(lport, 8080), seg({ flags: 'S', seq: sport, ack: 0, id, tcpOptions: MSS_1460 }), counters);
+        const EVICT = { fwd_to_server: 1, sessions_created: 1, sessions_active: 0, half_open_evicted: 1 };
+        await run(gw, [
+          syn(40000, 2000, 0x0300),
+          tcpFx('40000 SYN-ACK', 'lan', fromRs(8080, 2000), 'wan', toC(40000), seg({ flags: 'SA', seq: 9000, ack: 40001, id: 0x0400 }), TO_C),
+          tcpFx('40000 ACK: established', 'wan', c(40000), 'lan', toRs(2000, 8080), seg({ flags: 'A', seq: 40001, ack: 9001, id: 0x0301 }), TO_S),
+          syn(41001, 2001, 0x0302),
+          syn(41002, 2002, 0x0303),
+          syn(41003, 2003, 0x0304),
+          syn(41004, 2004, 0x0305),
+          syn(41005, 2005, 0x0306, EVICT, 'a fifth SYN at the bound of 4 is forwarded: 41001, the oldest half-open, is ended'),
+          drop('the server\'s SYN-ACK for the evicted 41001 finds no session', 'lan', buildTcp({ ...fromRs(8080, 2001), ...seg({ flags: 'SA', seq: 7000, ack: 41002, id: 0x0401 }), ttl: 64 }), 'drop_no_service'),
+          tcpFx('41002 SYN-ACK: SYN_RECV, still half-open', 'lan', fromRs(8080, 2002), 'wan', toC(41002), seg({ flags: 'SA', seq: 7100, ack: 41003, id: 0x0402 }), TO_C),
+          syn(41006, 2006, 0x0307, EVICT, 'the next SYN ends 41002 (SYN_RECV is half-open too)'),
+          tcpFx('41003 SYN-ACK', 'lan', fromRs(8080, 2003), 'wan', toC(41003), seg({ flags: 'SA', seq: 7200, ack: 41004, id: 0x0403 }), TO_C),
+          tcpFx('41003 ACK: established, no longer evictable', 'wan', c(41003), 'lan', toRs(2003, 8080), seg({ flags: 'A', seq: 41004, ack: 7201, id: 0x0308 }), TO_S),
+          syn(41007, 2007, 0x0309, NEW, 'a SYN with 3 half-open (41004..41006) is simply admitted'),
+          syn(41008, 2008, 0x030a, EVICT, 'at the bound again: 41003 (established) is passed over, 41004 is ended'),
+          tcpFx('established 41003 forwards', 'wan', c(41003), 'lan', toRs(2003, 8080), seg({ flags: 'PA', seq: 41004, ack: 7201, id: 0x030b, payload: Buffer.from('GET /') }), TO_S),
+          tcpFx('established 40000 forwards', 'lan', fromRs(8080, 2000), 'wan', toC(40000), seg({ flags: 'PA', seq: 9001, ack: 40001, id: 0x0404, payload: bytes(300, 4) }), TO_C),
+        ]);
+        const k = gw.counters();
+        assert.equal(k.sessions_active, 6, '40000, 41003 established; 41005..41008 half-open');
+        assert.equal(k.half_open_evicted, 3);
+        assert.equal(k.drop_half_open_limit, 0);
+      },
+    ));
+
+  it('evict_oldest: a SYN refused for another reason (max_conn) ends no handshake', () =>
+    withGateway(
+      config({
+        sessions: `{ max: 64, max_half_open: 2, timeouts: ${LONG} }`,
+        services: `${BASIC_SERVICES}  - { name: one, vip: ${VIP}, port: 81, protocol: tcp, max_conn: 1, local_addresses: pool, real_servers: [{ address: ${RS1.ip}, port: 8081 }] }\n`,
+      }),
+      [RS1],
+      async (gw, m) => {
+        const { c, toRs } = ends(m);
+        const syn = (sport: number, vport: number, lport: number, id: number, counters: Record<string, number>, what: string) =>
+          tcpFx(what, 'wan', c(sport, vport), 'lan', toRs(lport, vport === 81 ? 8081 : 8080), seg({ flags: 'S', seq: sport, ack: 0, id, tcpOptions: MSS_1460 }), counters);
+        await run(gw, [
+          syn(42000, 81, 2000, 0x0500, NEW, 'SYN to :81: half-open 1 of 2, and :81 at its max_conn of 1'),
+          syn(41001, 80, 2001, 0x0501, NEW, 'SYN to :80: half-open 2 of 2, the bound'),
+          drop('SYN to :81 at the bound: refused by max_conn, nothing evicted', 'wan', buildTcp({ ...c(42001, 81), ...seg({ flags: 'S', seq: 1, ack: 0, id: 0x0502, tcpOptions: MSS_1460 }), ttl: 64 }), 'drop_max_conn', { sessions_active: 0, sessions_created: 0 }),
+          syn(41002, 80, 2002, 0x0503, { fwd_to_server: 1, sessions_created: 1, sessions_active: 0, half_open_evicted: 1 }, 'SYN to :80 at the bound: 42000, the oldest, gives way'),
+          syn(42002, 81, 2003, 0x0504, { fwd_to_server: 1, sessions_created: 1, sessions_active: 0, half_open_evicted: 1 }, 'and :81 has room again: 41001 gives way'),
+        ]);
+      },
+    ));
+
+  it('half_open_full: drop_new: drops new TCP flows at the limit (drop_half_open_limit) while established sessions forward; a completed handshake or expiry frees room', () =>
     withGateway(yaml, [RS1], async (gw, m) => {
       const { c, toC, toRs, fromRs } = ends(m);
       const synFx = (sport: number, lport: number, id: number) =>

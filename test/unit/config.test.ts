@@ -58,6 +58,7 @@ describe('config: good files', () => {
     assert.deepEqual(c.sessions, {
       max: 2000000,
       max_half_open: null,
+      half_open_full: 'evict_oldest',
       timeouts: { tcp_syn: 10, tcp_established: 600, tcp_fin: 20, tcp_time_wait: 2, tcp_close: 3, udp: 30 },
     });
     assert.equal(c.services.length, 2);
@@ -109,9 +110,11 @@ describe('config: good files', () => {
       sessions: {
         max: 1048576,
         max_half_open: null,
+        half_open_full: 'evict_oldest',
         timeouts: { tcp_syn: 30, tcp_established: 900, tcp_fin: 30, tcp_time_wait: 5, tcp_close: 5, udp: 60 },
       },
       services: [],
+      icmp: { rate_per_s: 100 },
       stats: { interval_s: 10, listen: '127.0.0.1:9901', allow_remote: false },
       control: { socket: '/run/fullnat/fullnat.sock' },
       log: { level: 'info' },
@@ -232,6 +235,33 @@ describe('config: YAML errors', () => {
 
   test('a second document is refused', () => {
     assert.throws(() => parseConfig('a: 1\n---\nb: 2\n', 'm.yaml'), { message: /^m\.yaml:2:1: YAML syntax error: a config file holds exactly one document/ });
+  });
+
+  test('nesting deeper than 64 [ or { is refused before parsing, at the bracket that goes too deep', () => {
+    // 2,000 levels once aborted V8 from inside the YAML parser.
+    assert.throws(() => parseConfig(`dpdk:\n  x: ${'['.repeat(2000)}${']'.repeat(2000)}\n`, 'n.yaml'), {
+      message: /^n\.yaml:2:70: expected at most 64 nested \[ \] or \{ \}, got deeper nesting here/,
+    });
+    assert.throws(() => parseConfig(`a: ${'{b: '.repeat(65)}1${'}'.repeat(65)}\n`, 'n.yaml'), { message: /^n\.yaml:1:(\d+): expected at most 64 nested/ });
+    // Brackets inside quoted scalars and comments do not count; 64 real levels still parse (and fail the schema as usual).
+    const quoted = `dpdk: "${'['.repeat(100)}" # ${'{'.repeat(100)}\nx: '${'{'.repeat(100)}'\ny: ${'['.repeat(64)}${']'.repeat(64)}\n`;
+    assert.throws(() => parseConfig(quoted, 'q.yaml'), (e: unknown) => e instanceof ConfigError && !/nested/.test(e.message) && /^q\.yaml:1:7: dpdk:/m.test(e.message));
+  });
+
+  test('reports are capped: the first 50 problems, then how many more', () => {
+    const text = Array.from({ length: 5000 }, (_, i) => `k${i}: ${i}`).join('\n');
+    try {
+      parseConfig(text, 'many.yaml');
+      assert.fail('loaded');
+    } catch (e) {
+      assert.ok(e instanceof ConfigError);
+      assert.equal(e.issues.length, 50);
+      assert.ok(e.total > 5000, `total ${e.total}`);
+      const lines = e.format().split('\n');
+      assert.equal(lines.length, 51);
+      assert.equal(lines[50], `many.yaml: and ${e.total - 50} more problems (fix the ones above first)`);
+      assert.equal(e.message, e.format());
+    }
   });
 });
 
