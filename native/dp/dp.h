@@ -16,6 +16,8 @@
 #include "lport.h"
 #include "session.h"
 
+struct fn_sp_side;
+
 struct fn_port_rt {
 	uint16_t port_id;                /* main: w at start; all: r */
 	struct rte_ether_addr mac;       /* main: w at start; all: r */
@@ -52,6 +54,7 @@ struct fn_worker {
 	int32_t *svc_active;             /* [FN_MAX_SVC] worker: w; other workers, main: r (relaxed) */
 	uint64_t *svc_lport_exhausted;   /* [FN_MAX_SVC] worker: w; main: r (relaxed) */
 	uint32_t half_open;              /* worker only: TCP sessions in SYN states */
+	struct fn_sp_side *sp;           /* [sess.max] worker only: SYN proxy state per session (synproxy.h) */
 	struct {
 		int state;               /* 0 idle; main sets 1 (release); worker sets 2 when done (release) */
 		struct fn_session_filter f;

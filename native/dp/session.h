@@ -29,7 +29,8 @@ struct fn_session {
 	uint16_t neigh;            /* real server's next hop (neighbour table) */
 	uint16_t lip_slot;         /* LIP runtime slot, to return lport */
 	uint8_t in_use;
-	uint8_t nat;               /* NAT mode: lip:lport is the client's own, no port to return */
+	uint8_t nat : 1;           /* NAT mode: lip:lport is the client's own, no port to return */
+	uint8_t synproxy : 1;      /* SYN proxy: sequence offset in the worker's fn_sp_side array */
 	uint32_t svc_id, rs_id;
 };
 

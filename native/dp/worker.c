@@ -14,6 +14,7 @@
 #include "persist.h"
 #include "plan.h"
 #include "scheduler.h"
+#include "synproxy.h"
 #include "tcp_state.h"
 
 static void tx_flush(struct fn_worker *w, unsigned pi)
@@ -68,6 +69,8 @@ static void session_free(struct fn_worker *w, struct fn_session *s)
 {
 	if (!s->nat)
 		fn_lport_put(&w->lports, s->lip_slot, s->lport);
+	if (unlikely(s->synproxy))
+		fn_sp_release(w, s);
 	w->rs_active[s->rs_id]--;
 	w->svc_active[s->svc_id]--;
 	if (!fn_tcp_closed(s->state))
@@ -457,18 +460,48 @@ static void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, struct 
 		if (unlikely(ip->time_to_live <= 1))
 			DROP(w, m, drop_ttl);
 		unsigned reason;
+		/* SYN proxy: a SYN is answered with a cookie and leaves no state; an
+		 * ACK with a valid cookie becomes the SYN that opens the session. */
+		struct fn_sp_open sp = {0};
+		if (svc->syn_proxy) {
+			if ((p->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) == RTE_TCP_SYN_FLAG) {
+				if (svc->acl_count && !acl_allows(plan, svc, k.saddr))
+					DROP(w, m, drop_acl);
+				if (svc->sched_len == 0)
+					DROP(w, m, drop_no_real_server);
+				if (fn_sp_syn_ack(w, m, p, rx_pi, now) == 0)
+					tx(w, rx_pi, m);
+				return;
+			}
+			if ((reason = fn_sp_open(w, &m, p, now, &sp)) != 0) {
+				w->ctr->v[reason]++;
+				rte_pktmbuf_free(m);
+				return;
+			}
+		}
 		s = session_new(w, plan, svc, &k, p, rx_pi, now, &reason);
 		if (unlikely(s == NULL)) {
 			w->ctr->v[reason]++;
 			rte_pktmbuf_free(m);
+			rte_pktmbuf_free(sp.held);
 			return;
 		}
+		if (svc->syn_proxy)
+			fn_sp_attach(w, s, &sp);
 	} else {
 		if (unlikely(ip->time_to_live <= 1))
 			DROP(w, m, drop_ttl);
 		if (unlikely(plan->reset_rs && (plan->reset_rs[s->rs_id >> 6] & (1ULL << (s->rs_id & 63))))) {
 			reset_session(w, s, m, p, rx_pi, dir);
 			return;
+		}
+		if (unlikely(s->synproxy) && s->state == FN_TCP_SYN_SENT) {
+			struct fn_sp_tx out;
+			if (fn_sp_handshake(w, plan, s, m, p, dir, now, &out) == FN_SP_DONE) {
+				for (unsigned i = 0; i < out.n; i++)
+					tx(w, s->server_port, out.m[i]);
+				return;
+			}
 		}
 		if (s->proto == IPPROTO_TCP) {
 			uint8_t was = s->state;
@@ -481,6 +514,8 @@ static void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, struct 
 		s->expire = now + plan->timeout_tsc[fn_state_timeout(s->state)];
 	}
 
+	if (unlikely(s->synproxy))
+		fn_sp_translate(p, &w->sp[fn_sess_index(&w->sess, s)], dir);
 	if (dir == FN_DIR_CLIENT) {
 		uint8_t mac[6];
 		if (unlikely(fn_neigh_mac(s->neigh, mac) != 0))
