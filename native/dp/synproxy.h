@@ -7,6 +7,7 @@
 #include <rte_byteorder.h>
 
 #include "csum.h"
+#include "icmp_error.h"
 #include "pkt.h"
 #include "plan.h"
 #include "session.h"
@@ -82,6 +83,40 @@ static inline void fn_sp_translate(struct fn_pkt *p, const struct fn_sp_side *sp
 		t->cksum = fn_csum_apply(t->cksum, fn_csum_delta32(0, o, n));
 		t->recv_ack = n;
 	}
+}
+
+/* An ICMP error about a proxied session quotes a segment in the sequence
+ * space of the side it went to; the other side checks the quoted sequence
+ * number against its own (Linux ignores errors outside its send window, so
+ * path MTU discovery needs this). from: the side the error came from. Call
+ * before fn_icmp_rewrite (which then fixes the addresses and ports). */
+static inline void fn_sp_icmp_quote(struct fn_icmp_quote *q, const struct fn_sp_side *sp, unsigned from)
+{
+	uint8_t *f;
+	uint32_t o, n;
+	if (q->ip->next_proto_id != IPPROTO_TCP)
+		return;
+	if (from == FN_DIR_CLIENT) {
+		/* A segment sent to the client (server data, seq in the client's
+		 * view): the server knows it by its own seq. */
+		f = q->l4 + 4;
+		memcpy(&o, f, 4);
+		n = rte_cpu_to_be_32(rte_be_to_cpu_32(o) + sp->delta);
+	} else {
+		/* A segment sent to the server: its ack is in the server's space. */
+		if (q->l4_len < 14 || !(q->l4[13] & RTE_TCP_ACK_FLAG))
+			return;
+		f = q->l4 + 8;
+		memcpy(&o, f, 4);
+		n = rte_cpu_to_be_32(rte_be_to_cpu_32(o) - sp->delta);
+	}
+	if (q->l4_len >= 18) {
+		uint16_t ck;
+		memcpy(&ck, q->l4 + 16, 2);
+		ck = fn_csum_apply(ck, fn_csum_delta32(0, o, n));
+		memcpy(q->l4 + 16, &ck, 2);
+	}
+	memcpy(f, &n, 4);
 }
 
 #endif

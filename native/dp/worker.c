@@ -349,6 +349,8 @@ static int icmp_error(struct fn_worker *w, const struct fn_local *l, struct rte_
 		return 0;
 	}
 	const struct fn_session *s = &w->sess.s[e >> 1];
+	if (unlikely(s->synproxy))
+		fn_sp_icmp_quote(&q, &w->sp[e >> 1], e & 1);
 	if ((e & 1) == FN_DIR_SERVER) {
 		/* From the server side, about a packet we sent as LIP -> RS: the
 		 * client gets it from the VIP, quoting its own packet to the VIP. */

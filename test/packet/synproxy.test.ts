@@ -8,7 +8,7 @@
 // (test/lib/packet.ts computes all checksums from scratch).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildTcp, parsePacket } from '../lib/packet';
+import { buildIpv4Raw, buildTcp, checksum16, parsePacket } from '../lib/packet';
 import { RingGateway } from './harness';
 import {
   badChecksums,
@@ -346,6 +346,44 @@ describe('SYN proxy (syn_proxy: true)', () => {
       openFx('NAT mode: ACK -> SYN from the client address to RS1', 47000, cisn, cookie, 1460, 47000, { dport: 82, rport: 8082, src: CLIENT.ip }),
       spliceFx('NAT mode: RS1 SYN-ACK answered by the gateway', 47000, cisn, SISN, { rport: 8082, dst: CLIENT.ip }),
       fx('NAT mode: server data, seq translated', 'lan', fromRs(47000, 8082, CLIENT.ip), seg({ flags: 'PA', seq: SISN + 1, ack: u32(cisn + 1), id: 0x0f01, payload: Buffer.from('abc') }), 'wan', toC(47000, 82), seg({ flags: 'PA', seq: u32(cookie + 1), ack: u32(cisn + 1), id: 0x0f01, payload: Buffer.from('abc') }), { fwd_to_client: 1 }),
+    ]);
+  });
+
+  it('translates the sequence numbers quoted by ICMP errors about a proxied session, both ways', async () => {
+    const cisn = 0x80000000;
+    const SISN = 0xabcdef00;
+    const cookie = await synAck(49000, cisn, 1460);
+    const lport = nextLport++;
+    await runFixtures(gw, [openFx('proxied connection for the ICMP cases', 49000, cisn, cookie, 1460, lport), spliceFx('spliced', lport, cisn, SISN)]);
+    const ipOf = (f: Buffer) => f.subarray(14, 14 + f.readUInt16BE(16));
+    const icmp = (o: { ethSrc: string; ethDst: string; src: string; dst: string; ttl: number }, type: number, code: number, rest: Buffer, quote: Buffer) => {
+      const m = Buffer.concat([Buffer.from([type, code, 0, 0]), rest, quote]);
+      m.writeUInt16BE(checksum16(m), 2);
+      return buildIpv4Raw({ ...o, protocol: 1, id: 0x7701, payload: m });
+    };
+    const MTU = Buffer.from([0, 0, 0x05, 0x00]);
+    const DATA = Buffer.from('response bytes');
+    // A router on the client side cannot pass the server's data (seq in the client's view): the server must read its own seq.
+    const toClient = buildTcp({ ...toC(49000), ...seg({ flags: 'PA', seq: u32(cookie + 1), ack: u32(cisn + 1), id: 0x1101, payload: DATA }), ttl: 63 });
+    const asServerSent = buildTcp({ ...fromRs(lport), ...seg({ flags: 'PA', seq: u32(SISN + 1), ack: u32(cisn + 1), id: 0x1101, payload: DATA }), ttl: 63 });
+    // A router on the server side cannot pass the client's segment (ack in the server's space): the client must read its own ack.
+    const toServer = buildTcp({ ...toRs(lport), ...seg({ flags: 'PA', seq: u32(cisn + 1), ack: u32(SISN + 1), id: 0x1201, payload: DATA }), ttl: 63 });
+    const asClientSent = buildTcp({ ...c(49000), ...seg({ flags: 'PA', seq: u32(cisn + 1), ack: u32(cookie + 1), id: 0x1201, payload: DATA }), ttl: 63 });
+    await runFixtures(gw, [
+      {
+        description: 'frag-needed from the client side about server data -> to the server, quoted seq in its own space',
+        inPort: 'wan',
+        input: icmp({ ethSrc: CLIENT.mac, ethDst: wan, src: '198.18.0.250', dst: VIP, ttl: 64 }, 3, 4, MTU, ipOf(toClient)),
+        expected: { outPort: 'lan', frame: icmp({ ethSrc: lan, ethDst: RS1.mac, src: LIP, dst: RS1.ip, ttl: 63 }, 3, 4, MTU, ipOf(asServerSent)) },
+        counters: { icmp_errors_translated: 1 },
+      },
+      {
+        description: 'frag-needed from the server side about client data -> to the client, quoted ack in its own space',
+        inPort: 'lan',
+        input: icmp({ ethSrc: RS1.mac, ethDst: lan, src: '198.19.0.1', dst: LIP, ttl: 64 }, 3, 4, MTU, ipOf(toServer)),
+        expected: { outPort: 'wan', frame: icmp({ ethSrc: wan, ethDst: CLIENT.mac, src: VIP, dst: CLIENT.ip, ttl: 63 }, 3, 4, MTU, ipOf(asClientSent)) },
+        counters: { icmp_errors_translated: 1 },
+      },
     ]);
   });
 
