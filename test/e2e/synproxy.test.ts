@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { assertSeenFromLip, assertStoppedStats, curl, iperf3, setupEnv, skipReason, sleep, statsJson, teardownEnv, withGatewayLog, type Env } from './lib';
+import { assertSeenFromLip, assertStoppedStats, curl, iperf3, readConfig, reloadGateway, setupEnv, skipReason, sleep, statsJson, teardownEnv, withGatewayLog, writeConfig, type Env } from './lib';
 
 /** hping3 is needed only here: installed (as root) if missing; null when it is there. */
 function hpingMissing(): string | null {
@@ -44,6 +44,65 @@ async function queues(env: Env, ns: string): Promise<{ synRecv: number; backlog:
   const listen = await env.topo.exec(ns, 'ss', ['-Hltn']);
   const backlog = Math.max(0, ...listen.stdout.split('\n').filter(Boolean).map((l) => Number(l.trim().split(/\s+/)[1])));
   return { synRecv: syn.stdout.split('\n').filter(Boolean).length, backlog };
+}
+
+interface FloodResult {
+  synAcks: number;
+  requests: number;
+  failures: string[];
+  maxSessions: number;
+  maxSynRecv: number;
+  maxBacklog: number;
+  dropsBefore: Array<{ overflows: number; drops: number; cookies: number }>;
+  dropsAfter: Array<{ overflows: number; drops: number; cookies: number }>;
+  hping: string;
+}
+
+/**
+ * hping3 SYNs at VIP:80 for `seconds` from a spoofed source inside
+ * 198.18.0.0/15 (never a random address; the SYN-ACKs go back to the client
+ * namespace, whose kernel drops them), while a request loop runs and the
+ * gateway's sessions and the servers' queues are sampled.
+ */
+async function flood(e: Env, seconds: number): Promise<FloodResult> {
+  const servers = e.topo.ns.servers;
+  const dropsBefore = await Promise.all(servers.map((ns) => listenDrops(e, ns)));
+  const before = (await statsJson(e)).total;
+  const proc = e.topo.spawnIn(e.topo.ns.client, 'timeout', ['-s', 'INT', String(seconds), 'hping3', '-S', '-p', '80', '-a', '198.18.0.77', '-i', 'u50', '-q', e.web.vip]);
+  let out = '';
+  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const done = new Promise<void>((resolve) => proc.on('exit', () => resolve()));
+  let running = true;
+  void done.then(() => (running = false));
+  const r: FloodResult = { synAcks: 0, requests: 0, failures: [], maxSessions: 0, maxSynRecv: 0, maxBacklog: 0, dropsBefore, dropsAfter: [], hping: '' };
+  const loop = (async () => {
+    while (running) {
+      const c = await curl(e);
+      r.requests++;
+      if (!c.ok) r.failures.push(c.error ?? 'failed');
+      await sleep(100);
+    }
+  })();
+  const watch = (async () => {
+    while (running) {
+      const s = (await statsJson(e)).total;
+      r.maxSessions = Math.max(r.maxSessions, s.sessions_active ?? 0);
+      for (const ns of servers) {
+        const q = await queues(e, ns);
+        r.maxSynRecv = Math.max(r.maxSynRecv, q.synRecv);
+        r.maxBacklog = Math.max(r.maxBacklog, q.backlog);
+      }
+      await sleep(500);
+    }
+  })();
+  await done;
+  await Promise.all([loop, watch]);
+  const after = (await statsJson(e)).total;
+  r.synAcks = (after.syn_proxy_syn_ack_sent ?? 0) - (before.syn_proxy_syn_ack_sent ?? 0);
+  r.dropsAfter = await Promise.all(servers.map((ns) => listenDrops(e, ns)));
+  r.hping = out.trim().split('\n').slice(-2).join(' / ');
+  return r;
 }
 
 describe('e2e: SYN proxy', () => {
@@ -98,66 +157,35 @@ describe('e2e: SYN proxy', () => {
     withGatewayLog(env, async () => {
       const missing = hpingMissing();
       assert.equal(missing, null, missing ?? '');
-      const e = env!;
-      const servers = e.topo.ns.servers;
-      const dropsBefore = await Promise.all(servers.map((ns) => listenDrops(e, ns)));
-      const before = (await statsJson(e)).total;
-
-      // Spoofed source inside 198.18.0.0/15 (never a random address): the
-      // SYN-ACKs go back to the client namespace, whose kernel drops them.
-      const flood = e.topo.spawnIn(e.topo.ns.client, 'timeout', ['-s', 'INT', '15', 'hping3', '-S', '-p', '80', '-a', '198.18.0.77', '-i', 'u50', '-q', e.web.vip]);
-      let floodOut = '';
-      flood.stdout?.on('data', (d: Buffer) => (floodOut += d.toString()));
-      flood.stderr?.on('data', (d: Buffer) => (floodOut += d.toString()));
-      const floodDone = new Promise<void>((resolve) => flood.on('exit', () => resolve()));
-      let running = true;
-      void floodDone.then(() => (running = false));
-
-      let requests = 0;
-      const failures: string[] = [];
-      let maxSessions = 0;
-      let maxSynRecv = 0;
-      let maxBacklog = 0;
-      const loop = (async () => {
-        while (running) {
-          const r = await curl(e);
-          requests++;
-          if (!r.ok) failures.push(r.error ?? 'failed');
-          await sleep(100);
-        }
-      })();
-      const watch = (async () => {
-        while (running) {
-          const s = (await statsJson(e)).total;
-          maxSessions = Math.max(maxSessions, s.sessions_active ?? 0);
-          for (const ns of servers) {
-            const q = await queues(e, ns);
-            maxSynRecv = Math.max(maxSynRecv, q.synRecv);
-            maxBacklog = Math.max(maxBacklog, q.backlog);
-          }
-          await sleep(500);
-        }
-      })();
-      await floodDone;
-      await Promise.all([loop, watch]);
-
-      const after = (await statsJson(e)).total;
-      const synAcks = (after.syn_proxy_syn_ack_sent ?? 0) - (before.syn_proxy_syn_ack_sent ?? 0);
-      const dropsAfter = await Promise.all(servers.map((ns) => listenDrops(e, ns)));
-      t.diagnostic(`flood: ${synAcks} SYN-ACKs sent by the gateway; ${requests} requests; max sessions ${maxSessions}, max server SYN-RECV ${maxSynRecv}, max listen backlog ${maxBacklog}; hping3: ${floodOut.trim().split('\n').slice(-2).join(' / ')}`);
-
-      assert.ok(synAcks > 20_000, `the flood reached the gateway: ${synAcks} SYN-ACKs (hping3: ${floodOut})`);
-      assert.ok(requests >= 20, `the request loop ran (${requests} requests)`);
-      assert.deepEqual(failures, [], `${failures.length} of ${requests} requests failed during the flood`);
-      // The flood never reaches the servers: no listen-queue overflow, no drop.
-      // (The servers' own SYN cookies would have stepped in had their SYN queue filled.)
-      assert.deepEqual(dropsAfter, dropsBefore, 'TcpExt ListenOverflows/ListenDrops/SyncookiesSent on the real servers');
+      const f = await flood(env!, 15);
+      t.diagnostic(`flood: ${f.synAcks} SYN-ACKs sent by the gateway; ${f.requests} requests; max sessions ${f.maxSessions}, max server SYN-RECV ${f.maxSynRecv}, max listen backlog ${f.maxBacklog}; hping3: ${f.hping}`);
+      assert.ok(f.synAcks > 20_000, `the flood reached the gateway: ${f.synAcks} SYN-ACKs (hping3: ${f.hping})`);
+      assert.ok(f.requests >= 20, `the request loop ran (${f.requests} requests)`);
+      assert.deepEqual(f.failures, [], `${f.failures.length} of ${f.requests} requests failed during the flood`);
+      // The flood never reaches the servers: no listen-queue overflow, no
+      // drop, and their own SYN cookies never had to step in.
+      assert.deepEqual(f.dropsAfter, f.dropsBefore, 'TcpExt ListenOverflows/ListenDrops/SyncookiesSent on the real servers');
       // Recv-Q of a listener is its accept queue: a sample may catch the one
       // connection being accepted, never a queue.
-      assert.ok(maxBacklog <= 2, `a real server listen queue held ${maxBacklog} connections (ss -ltn Recv-Q)`);
-      assert.ok(maxSynRecv <= 5, `half-open connections on a real server: ${maxSynRecv}`);
+      assert.ok(f.maxBacklog <= 2, `a real server listen queue held ${f.maxBacklog} connections (ss -ltn Recv-Q)`);
+      assert.ok(f.maxSynRecv <= 5, `half-open connections on a real server: ${f.maxSynRecv}`);
       // Only the request loop's connections hold sessions (TIME_WAIT is 2 s here).
-      assert.ok(maxSessions < 100, `gateway sessions during the flood: up to ${maxSessions}`);
+      assert.ok(f.maxSessions < 100, `gateway sessions during the flood: up to ${f.maxSessions}`);
+    }));
+
+  it('control: with syn_proxy turned off by a reload, the same flood does reach the servers', { skip: skipReason, timeout: 120_000 }, (t) =>
+    withGatewayLog(env, async () => {
+      const cfg = readConfig(env!);
+      for (const svc of cfg.services) delete (svc as { syn_proxy?: boolean }).syn_proxy;
+      writeConfig(env!, cfg);
+      const r = await reloadGateway(env!, 'cli');
+      assert.ok(r.ok, `reload: ${r.output}`);
+      const f = await flood(env!, 5);
+      const moved = f.dropsAfter.reduce((n, a, i) => n + a.overflows + a.drops + a.cookies - f.dropsBefore[i]!.overflows - f.dropsBefore[i]!.drops - f.dropsBefore[i]!.cookies, 0);
+      t.diagnostic(`without the proxy: max server SYN-RECV ${f.maxSynRecv}, server listen drops/cookies +${moved}, max gateway sessions ${f.maxSessions}`);
+      assert.equal(f.synAcks, 0, 'the gateway no longer answers SYNs itself');
+      assert.ok(f.maxSynRecv > 5 || moved > 0, `the flood should have reached the servers (max SYN-RECV ${f.maxSynRecv}, drops/cookies +${moved})`);
+      assert.ok(f.maxSessions >= 100, `the gateway held half-open sessions (${f.maxSessions})`);
     }));
 
   it('gateway stops cleanly and counted a session per connection', { skip: skipReason, timeout: 60_000 }, () =>
