@@ -271,6 +271,7 @@ static void reset_session(struct fn_worker *w, struct fn_session *s, struct rte_
 			  unsigned rx_pi, unsigned dir)
 {
 	const struct fn_session c = *s; /* the session is gone after this line */
+	const uint32_t sp_delta = c.synproxy ? w->sp[fn_sess_index(&w->sess, s)].delta : 0;
 	session_free(w, s);
 	FN_COUNT(w->ctr, sessions_reset);
 	if (p->ip->next_proto_id != IPPROTO_TCP || (p->tcp_flags & RTE_TCP_RST_FLAG)) {
@@ -288,6 +289,11 @@ static void reset_session(struct fn_worker *w, struct fn_session *s, struct rte_
 	uint32_t peer_seq = p->tcp_flags & RTE_TCP_SYN_FLAG ? rte_cpu_to_be_32(rte_be_to_cpu_32(seq) + 1) : seq;
 	uint32_t peer_ack = p->tcp_flags & RTE_TCP_ACK_FLAG ? ack : 0;
 	uint8_t peer_flags = RTE_TCP_RST_FLAG | (p->tcp_flags & RTE_TCP_ACK_FLAG);
+	/* SYN proxy: the peer counts the server's sequence numbers its own way. */
+	if (dir == FN_DIR_CLIENT)
+		peer_ack = rte_cpu_to_be_32(rte_be_to_cpu_32(peer_ack) + ((p->tcp_flags & RTE_TCP_ACK_FLAG) ? sp_delta : 0));
+	else
+		peer_seq = rte_cpu_to_be_32(rte_be_to_cpu_32(peer_seq) - sp_delta);
 	uint8_t sender_mac[6];
 	memcpy(sender_mac, &p->eth->src_addr, 6);
 

@@ -36,7 +36,7 @@ const LIP = '198.19.0.10';
 const CLIENT: Host = { ip: '198.18.0.1', mac: '02:00:00:00:01:01' };
 const RS1: Host = { ip: '198.19.0.2', mac: '02:00:00:00:02:02' };
 
-const config = (proxy: boolean) => `
+const config = (proxy: boolean, webServer = RS1.ip) => `
 dpdk: { lcores: { main: 0, workers: [1] }, memory_mb: 256, mbufs: 4095, idle_sleep_us: 20, rx_desc: 256, tx_desc: 256 }
 ports:
   - { name: wan, device: "ring:wan", addresses: [${WAN_IP}/24] }
@@ -47,7 +47,7 @@ sessions:
   max: 64
   timeouts: { tcp_syn: 300, tcp_established: 300, tcp_fin: 300, tcp_time_wait: 300, tcp_close: 300, udp: 300 }
 services:
-  - { name: web, vip: ${VIP}, port: 80, protocol: tcp, syn_proxy: ${proxy}, local_addresses: pool, real_servers: [{ address: ${RS1.ip}, port: 8080 }] }
+  - { name: web, vip: ${VIP}, port: 80, protocol: tcp, syn_proxy: ${proxy}, removed_servers: reset, local_addresses: pool, real_servers: [{ address: ${webServer}, port: 8080 }] }
   - { name: plain, vip: ${VIP}, port: 81, protocol: tcp, local_addresses: pool, real_servers: [{ address: ${RS1.ip}, port: 8081 }] }
   - { name: nat, vip: ${VIP}, port: 82, protocol: tcp, syn_proxy: true, forwarding: nat, local_addresses: pool, real_servers: [{ address: ${RS1.ip}, port: 8082 }] }
 `;
@@ -409,5 +409,33 @@ describe('SYN proxy (syn_proxy: true)', () => {
       tcpFx('after turning it back on: the direct session stays untranslated', 'wan', c(48001), 'lan', toRs(direct), seg({ flags: 'PA', seq: 6, ack: 901, id: 0x1005, payload: Buffer.from('y') }), { fwd_to_server: 1 }),
       fx('and the proxied one still translates', 'lan', fromRs(lport), seg({ flags: 'A', seq: SISN + 2, ack: u32(cisn + 1), id: 0x1006 }), 'wan', toC(48000), seg({ flags: 'A', seq: u32(cookie + 2), ack: u32(cisn + 1), id: 0x1006 }), { fwd_to_client: 1 }),
     ]);
+  });
+
+  it('a proxied session reset by a reload: the client gets a RST in its own sequence space', async () => {
+    const cisn = 0x90000000;
+    const SISN = 0x01020304;
+    const cookie = await synAck(50000, cisn, 1460);
+    const lport = nextLport++;
+    await runFixtures(gw, [openFx('proxied connection for the reset', 50000, cisn, cookie, 1460, lport), spliceFx('spliced', lport, cisn, SISN)]);
+    // RS1 leaves the web service with removed_servers: reset.
+    gw.apply(config(true, '198.19.0.3'), { reset: [RingGateway.rsKey({ vip: VIP, port: 80, protocol: 'tcp' }, { address: RS1.ip, port: 8080 })] });
+    const before = gw.counters();
+    const DATA = Buffer.from('late data');
+    gw.inject('lan', [buildTcp({ ...fromRs(lport), ...seg({ flags: 'PA', seq: SISN + 1, ack: u32(cisn + 1), id: 0x1301, payload: DATA }), ttl: 64 })]);
+    const toServer = await collectFrames(gw, 'lan', 1);
+    const toClient = await collectFrames(gw, 'wan', 1);
+    const check = (f: Buffer | undefined, e: { src: string; dst: string; sport: number; dport: number }, flags: string, seq: number, ack: number, what: string) => {
+      assert.ok(f, `${what}: a RST`);
+      const p = parsePacket(f);
+      assert.deepEqual(badChecksums(p), [], `${what}: checksums`);
+      assert.deepEqual(
+        { src: p.ipv4?.src, dst: p.ipv4?.dst, sport: p.tcp?.sport, dport: p.tcp?.dport, flags: p.tcp?.flags, seq: p.tcp?.seq, ack: p.tcp?.ack },
+        { ...e, flags, seq, ack },
+        what,
+      );
+    };
+    check(toServer[0], { src: LIP, dst: RS1.ip, sport: lport, dport: 8080 }, 'RA', u32(cisn + 1), u32(SISN + 1 + DATA.length), 'RST to the server (its own numbers)');
+    check(toClient[0], { src: VIP, dst: CLIENT.ip, sport: 80, dport: 50000 }, 'RA', u32(cookie + 1), u32(cisn + 1), 'RST to the client: seq = cookie + 1, what it expects');
+    assert.equal(gw.counters().sessions_reset! - before.sessions_reset!, 1);
   });
 });
