@@ -34,6 +34,9 @@ struct fn_session {
 	uint32_t svc_id, rs_id;
 };
 
+/* One cache line: the packet path touches exactly one per packet. */
+_Static_assert(sizeof(struct fn_session) == 64, "struct fn_session must stay one cache line");
+
 struct fn_session_table {
 	uint32_t max, used;
 	uint32_t mask;             /* buckets - 1 */
