@@ -209,6 +209,24 @@ unsigned fn_sp_open(struct fn_worker *w, struct rte_mbuf **mp, struct fn_pkt *p,
 	return 0;
 }
 
+int fn_sp_refuse(struct fn_worker *w, struct rte_mbuf *m, struct fn_pkt *p, unsigned rx_pi,
+		 const struct fn_sp_open *o)
+{
+	/* seq = cookie + 1: exactly what the client expects next (RFC 5961). */
+	struct seg g = {
+		.src = p->ip->dst_addr, .dst = p->ip->src_addr, .sport = p->dport, .dport = p->sport,
+		.seq = o->cookie + 1, .flags = RTE_TCP_RST_FLAG, .ttl = 64,
+	};
+	uint8_t mac[6];
+	memcpy(mac, &p->eth->src_addr, 6);
+	if (build(m, mac, &fn_dp.ports[rx_pi].mac, &g) != 0) {
+		rte_pktmbuf_free(m);
+		return -1;
+	}
+	FN_COUNT(w->ctr, syn_proxy_client_rst);
+	return 0;
+}
+
 void fn_sp_attach(struct fn_worker *w, struct fn_session *s, struct fn_sp_open *o)
 {
 	struct fn_sp_side *sp = &w->sp[fn_sess_index(&w->sess, s)];

@@ -57,6 +57,12 @@ int fn_sp_syn_ack(struct fn_worker *w, struct rte_mbuf *m, struct fn_pkt *p, uns
  * returns 0; else returns the counter to drop it under. */
 unsigned fn_sp_open(struct fn_worker *w, struct rte_mbuf **mp, struct fn_pkt *p, uint64_t now,
 		    struct fn_sp_open *o);
+/* The session could not be created after all (limits, no server, no local
+ * port): turn m (the SYN fn_sp_open made) into a RST telling the client, whose
+ * handshake with the gateway completed, that the connection is gone.
+ * Returns -1 if m was dropped instead. */
+int fn_sp_refuse(struct fn_worker *w, struct rte_mbuf *m, struct fn_pkt *p, unsigned rx_pi,
+		 const struct fn_sp_open *o);
 /* The session for an open: mark it proxied, keep the side state. */
 void fn_sp_attach(struct fn_worker *w, struct fn_session *s, struct fn_sp_open *o);
 /* A segment of a proxied session still in SYN_SENT. FN_SP_DONE: m consumed

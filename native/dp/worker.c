@@ -490,8 +490,11 @@ static void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, struct 
 		s = session_new(w, plan, svc, &k, p, rx_pi, now, &reason);
 		if (unlikely(s == NULL)) {
 			w->ctr->v[reason]++;
-			rte_pktmbuf_free(m);
 			rte_pktmbuf_free(sp.held);
+			if (svc->syn_proxy && fn_sp_refuse(w, m, p, rx_pi, &sp) == 0)
+				tx(w, rx_pi, m);
+			else
+				rte_pktmbuf_free(m);
 			return;
 		}
 		if (svc->syn_proxy)

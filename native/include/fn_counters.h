@@ -52,6 +52,7 @@
 	X(syn_proxy_established)  /* SYN proxy: server SYN-ACKs answered, session spliced */ \
 	X(syn_proxy_held)         /* SYN proxy: client data kept until the server answered */ \
 	X(syn_proxy_server_rst)   /* SYN proxy: server refused the connection (RST passed to the client) */ \
+	X(syn_proxy_client_rst)   /* SYN proxy: valid cookie but no session possible (limits, no server): RST to the client */ \
 	X(drop_syn_proxy_bad_cookie) /* SYN proxy: ACK with no session and a forged or stale cookie */ \
 	X(drop_syn_proxy_pending) /* SYN proxy: segments while the server handshake runs (the client retransmits) */
 

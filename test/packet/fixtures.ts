@@ -69,6 +69,7 @@ export const PATH_COUNTERS = [
   'syn_proxy_established',
   'syn_proxy_held',
   'syn_proxy_server_rst',
+  'syn_proxy_client_rst',
   'drop_syn_proxy_bad_cookie',
   'drop_syn_proxy_pending',
 ] as const;

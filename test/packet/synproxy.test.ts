@@ -49,6 +49,7 @@ sessions:
 services:
   - { name: web, vip: ${VIP}, port: 80, protocol: tcp, syn_proxy: ${proxy}, removed_servers: reset, local_addresses: pool, real_servers: [{ address: ${webServer}, port: 8080 }] }
   - { name: plain, vip: ${VIP}, port: 81, protocol: tcp, local_addresses: pool, real_servers: [{ address: ${RS1.ip}, port: 8081 }] }
+  - { name: limited, vip: ${VIP}, port: 83, protocol: tcp, syn_proxy: true, max_conn: 1, local_addresses: pool, real_servers: [{ address: ${RS1.ip}, port: 8083 }] }
   - { name: nat, vip: ${VIP}, port: 82, protocol: tcp, syn_proxy: true, forwarding: nat, local_addresses: pool, real_servers: [{ address: ${RS1.ip}, port: 8082 }] }
 `;
 
@@ -335,6 +336,22 @@ describe('SYN proxy (syn_proxy: true)', () => {
       tcpFx('its SYN-ACK reaches the client untouched', 'lan', fromRs(lport, 8081), 'wan', toC(46000, 81), seg({ flags: 'SA', seq: 777, ack: 2, id: 0x0e01, tcpOptions: MSS_1460 }), { fwd_to_client: 1 }),
       tcpFx('its data is not translated', 'wan', c(46000, 81), 'lan', toRs(lport, 8081), seg({ flags: 'PA', seq: 2, ack: 778, id: 0x0d02, payload: Buffer.from('hi') }), { fwd_to_server: 1 }),
       drop('an ACK without a session to the plain service is no cookie question', 'wan', buildTcp({ ...c(46001, 81), ...seg({ flags: 'A', seq: 1, ack: 1, id: 0x0d03 }), ttl: 64 }), 'drop_no_session'),
+    ]);
+  });
+
+  it('tells the client with a RST when its valid ACK cannot become a session (here: max_conn)', async () => {
+    const a = await synAck(52000, 0xa0000000, 1460, { vport: 83 });
+    const lport = nextLport++;
+    await runFixtures(gw, [openFx('the first connection takes the one slot of max_conn: 1', 52000, 0xa0000000, a, 1460, lport, { dport: 83, rport: 8083 })]);
+    const b = await synAck(52001, 0xb0000000, 1460, { vport: 83 });
+    await runFixtures(gw, [
+      {
+        description: 'the second one passes the cookie check, hits the limit: RST from the VIP with seq = cookie + 1',
+        inPort: 'wan',
+        input: buildTcp({ ...c(52001, 83), ...seg({ flags: 'A', seq: 0xb0000001, ack: u32(b + 1), id: 0x1401 }), ttl: 64 }),
+        expected: { outPort: 'wan', frame: buildTcp({ ...toC(52001, 83), flags: 'R', seq: u32(b + 1), ack: 0, window: 0, ttl: 64, id: 0, dontFragment: true }) },
+        counters: { syn_proxy_cookie_ok: 1, drop_max_conn: 1, syn_proxy_client_rst: 1, sessions_created: 0 },
+      },
     ]);
   });
 
