@@ -1,4 +1,4 @@
-/* SYN cookies (RFC 4987 section 3.6, after Bernstein's layout): the ISN of the
+/* SYN cookies (RFC 4987 section 3.6, Bernstein's layout): the ISN of the
  * gateway's SYN-ACK encodes everything needed to finish the handshake later,
  * so a SYN costs no state. Plain C, no DPDK: unit-testable on its own. */
 #ifndef FN_SYNCOOKIE_H
@@ -7,17 +7,13 @@
 #include <stdint.h>
 
 /* Cookie layout (host order):
- *   bit  31      time slot t mod 2 (t = seconds >> FN_COOKIE_SLOT_SHIFT)
- *   bits 30..28  index into fn_cookie_mss
- *   bits 27..24  the client's window scale shift (0..14), FN_COOKIE_NO_WS if it sent none
- *   bits 23..0   SipHash-2-4(key; cip, vip, cport, vport, client ISN, t, mss index, wscale)
- * The hash covers the whole of t, so one bit is enough to tell this slot
- * from the previous one; an older cookie recomputes with the wrong t and
- * fails. A cookie is accepted in its own slot and the next one: 64 to 128 s.
+ *   bits 31..27  time slot t mod 32 (t = seconds >> FN_COOKIE_SLOT_SHIFT)
+ *   bits 26..24  index into fn_cookie_mss
+ *   bits 23..0   SipHash-2-4(key; cip, vip, cport, vport, client ISN, t, mss index)
  * The client ISN is hashed too: only the segment that carries seq = ISN + 1
  * (the handshake's ACK or the first data) validates, so a later segment of a
- * connection whose first ACK was lost cannot open it with a wrong ISN. */
-#define FN_COOKIE_NO_WS 15
+ * connection whose first ACK was lost cannot open it with a wrong ISN.
+ * A cookie is accepted in its own slot and the next one: 64 to 128 s. */
 #define FN_COOKIE_SLOT_SHIFT 6
 
 /* MSS values a cookie can carry: the client's MSS is rounded down to one of
@@ -65,40 +61,32 @@ static inline uint64_t fn_siphash3(const uint64_t key[2], uint64_t m0, uint64_t 
 /* Addresses and ports as they sit in the packet (network order), cisn in
  * host order. */
 static inline uint32_t fn_cookie_hash(const uint64_t key[2], uint32_t cip, uint32_t vip, uint16_t cport,
-				      uint16_t vport, uint32_t cisn, uint32_t t, unsigned opts)
+				      uint16_t vport, uint32_t cisn, uint32_t t, unsigned idx)
 {
 	uint64_t h = fn_siphash3(key, (uint64_t)cip << 32 | vip,
-				 (uint64_t)cport << 48 | (uint64_t)vport << 32 | cisn, (uint64_t)opts << 32 | t);
+				 (uint64_t)cport << 48 | (uint64_t)vport << 32 | cisn, (uint64_t)idx << 32 | t);
 	return (uint32_t)h & 0xffffff;
 }
 
-/* opts: MSS index | window scale << 3 (the 7 bits after the time bit). */
 static inline uint32_t fn_cookie_make(const uint64_t key[2], uint32_t cip, uint32_t vip, uint16_t cport,
-				      uint16_t vport, uint32_t cisn, uint32_t t, unsigned idx, unsigned ws)
+				      uint16_t vport, uint32_t cisn, uint32_t t, unsigned idx)
 {
-	unsigned opts = (idx & 7) | (ws & 15) << 3;
-	return (t & 1) << 31 | (uint32_t)(idx & 7) << 28 | (uint32_t)(ws & 15) << 24 |
-	       fn_cookie_hash(key, cip, vip, cport, vport, cisn, t, opts);
+	return (t & 31) << 27 | (idx & 7) << 24 | fn_cookie_hash(key, cip, vip, cport, vport, cisn, t, idx);
 }
 
-static inline unsigned fn_cookie_mss_of(uint32_t cookie)
-{
-	return (cookie >> 28) & 7;
-}
-
-static inline unsigned fn_cookie_ws_of(uint32_t cookie)
-{
-	return (cookie >> 24) & 15;
-}
-
-/* Returns 0 if the cookie was made for this flow in slot now_t or the one
- * before, -1 if it is forged, corrupt or older. now_t: the current slot. */
+/* Returns the MSS index the cookie carries, or -1 if it is forged, corrupt
+ * or older than the previous slot. now_t: the current slot. */
 static inline int fn_cookie_check(const uint64_t key[2], uint32_t cookie, uint32_t cip, uint32_t vip,
 				  uint16_t cport, uint16_t vport, uint32_t cisn, uint32_t now_t)
 {
-	uint32_t t = now_t - ((now_t ^ (cookie >> 31)) & 1);
-	unsigned opts = fn_cookie_mss_of(cookie) | fn_cookie_ws_of(cookie) << 3;
-	return (cookie & 0xffffff) == fn_cookie_hash(key, cip, vip, cport, vport, cisn, t, opts) ? 0 : -1;
+	uint32_t age = (now_t - (cookie >> 27)) & 31;
+	if (age > 1)
+		return -1;
+	uint32_t t = now_t - age;
+	unsigned idx = (cookie >> 24) & 7;
+	if ((cookie & 0xffffff) != fn_cookie_hash(key, cip, vip, cport, vport, cisn, t, idx))
+		return -1;
+	return (int)idx;
 }
 
 #endif

@@ -51,14 +51,11 @@ void fn_sp_free(struct fn_worker *w)
 	w->sp = NULL;
 }
 
-/* The MSS (0: none) and window scale (FN_COOKIE_NO_WS: none; RFC 7323
- * caps the shift at 14) options of a SYN. Options are walked within the
- * header only: a truncated option ends the walk. */
-static void syn_opts(const struct rte_tcp_hdr *t, uint16_t *mss, unsigned *ws)
+/* The MSS option of a SYN, or 0 when it has none (options walked within the
+ * header only: a truncated option ends the walk). */
+static uint16_t syn_mss(const struct rte_tcp_hdr *t)
 {
 	const uint8_t *o = (const uint8_t *)(t + 1), *end = (const uint8_t *)t + (t->data_off >> 4) * 4;
-	*mss = 0;
-	*ws = FN_COOKIE_NO_WS;
 	while (o < end) {
 		if (*o == 0)
 			break;
@@ -69,11 +66,10 @@ static void syn_opts(const struct rte_tcp_hdr *t, uint16_t *mss, unsigned *ws)
 		if (o + 1 >= end || o[1] < 2 || o + o[1] > end)
 			break;
 		if (*o == 2 && o[1] == 4)
-			*mss = (uint16_t)(o[2] << 8 | o[3]);
-		else if (*o == 3 && o[1] == 3)
-			*ws = RTE_MIN(o[2], 14);
+			return (uint16_t)(o[2] << 8 | o[3]);
 		o += o[1];
 	}
+	return 0;
 }
 
 struct seg {
@@ -82,7 +78,6 @@ struct seg {
 	uint32_t seq, ack;          /* host order */
 	uint8_t flags, ttl, tos;
 	uint16_t win, mss, id;      /* host order; mss 0: no option */
-	uint8_t ws;                 /* window scale option, FN_COOKIE_NO_WS: none (SYNs only) */
 };
 
 /* Rewrite m as a bare segment (20-byte IPv4, TCP with at most the MSS
@@ -91,8 +86,7 @@ struct seg {
 static int build(struct rte_mbuf *m, const uint8_t dst_mac[6], const struct rte_ether_addr *src_mac,
 		 const struct seg *g)
 {
-	const int has_ws = (g->flags & RTE_TCP_SYN_FLAG) && g->ws != FN_COOKIE_NO_WS;
-	uint16_t l4 = sizeof(struct rte_tcp_hdr) + (g->mss ? 4 : 0) + (has_ws ? 4 : 0);
+	uint16_t l4 = sizeof(struct rte_tcp_hdr) + (g->mss ? 4 : 0);
 	uint16_t len = sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr) + l4;
 	uint16_t frame = RTE_MAX(len, (uint16_t)(RTE_ETHER_MIN_LEN - RTE_ETHER_CRC_LEN));
 	if (m->data_len > frame)
@@ -125,19 +119,12 @@ static int build(struct rte_mbuf *m, const uint8_t dst_mac[6], const struct rte_
 	t->data_off = (uint8_t)((l4 / 4) << 4);
 	t->tcp_flags = g->flags;
 	t->rx_win = rte_cpu_to_be_16(g->win);
-	uint8_t *o = (uint8_t *)(t + 1);
 	if (g->mss) {
+		uint8_t *o = (uint8_t *)(t + 1);
 		o[0] = 2;
 		o[1] = 4;
 		o[2] = (uint8_t)(g->mss >> 8);
 		o[3] = (uint8_t)g->mss;
-		o += 4;
-	}
-	if (has_ws) {
-		o[0] = 1; /* NOP: keeps the header a multiple of 4 bytes */
-		o[1] = 3;
-		o[2] = 3;
-		o[3] = g->ws;
 	}
 	t->cksum = rte_ipv4_udptcp_cksum(ip, t);
 	m->ol_flags = 0;
@@ -147,13 +134,10 @@ static int build(struct rte_mbuf *m, const uint8_t dst_mac[6], const struct rte_
 int fn_sp_syn_ack(struct fn_worker *w, struct rte_mbuf *m, struct fn_pkt *p, unsigned rx_pi, uint64_t now)
 {
 	const struct rte_tcp_hdr *t = p->l4;
-	uint16_t mss;
-	unsigned ws;
-	syn_opts(t, &mss, &ws);
-	unsigned idx = fn_cookie_mss_idx(mss ? mss : 536);
+	unsigned idx = fn_cookie_mss_idx(syn_mss(t) ? syn_mss(t) : 536);
 	uint32_t cisn = rte_be_to_cpu_32(t->sent_seq);
 	uint32_t cookie = fn_cookie_make(sp_key, p->ip->src_addr, p->ip->dst_addr, p->sport, p->dport, cisn,
-					 cookie_slot(now), idx, ws);
+					 cookie_slot(now), idx);
 	/* The window is one segment: the client sends at most one segment before
 	 * the server's first word opens the real window, and that one the proxy
 	 * holds while it opens the server connection. */
@@ -161,8 +145,6 @@ int fn_sp_syn_ack(struct fn_worker *w, struct rte_mbuf *m, struct fn_pkt *p, uns
 		.src = p->ip->dst_addr, .dst = p->ip->src_addr, .sport = p->dport, .dport = p->sport,
 		.seq = cookie, .ack = cisn + 1, .flags = RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG,
 		.ttl = 64, .win = fn_cookie_mss[idx], .mss = fn_cookie_mss[idx],
-		/* Window scaling only if the client asked: then both sides scale. */
-		.ws = ws == FN_COOKIE_NO_WS ? FN_COOKIE_NO_WS : FN_SP_WSCALE,
 	};
 	uint8_t mac[6];
 	memcpy(mac, &p->eth->src_addr, 6);
@@ -184,10 +166,10 @@ unsigned fn_sp_open(struct fn_worker *w, struct rte_mbuf **mp, struct fn_pkt *p,
 	struct rte_tcp_hdr *t = p->l4;
 	uint32_t cisn = rte_be_to_cpu_32(t->sent_seq) - 1;
 	uint32_t cookie = rte_be_to_cpu_32(t->recv_ack) - 1;
-	if (fn_cookie_check(sp_key, cookie, p->ip->src_addr, p->ip->dst_addr, p->sport, p->dport, cisn,
-			    cookie_slot(now)) != 0)
+	int idx = fn_cookie_check(sp_key, cookie, p->ip->src_addr, p->ip->dst_addr, p->sport, p->dport, cisn,
+				  cookie_slot(now));
+	if (idx < 0)
 		return FN_C_drop_syn_proxy_bad_cookie;
-	unsigned idx = fn_cookie_mss_of(cookie), ws = fn_cookie_ws_of(cookie);
 
 	struct rte_mbuf *m = *mp;
 	uint16_t paylen = rte_be_to_cpu_16(p->ip->total_length) - p->l3_len - (t->data_off >> 4) * 4;
@@ -197,10 +179,8 @@ unsigned fn_sp_open(struct fn_worker *w, struct rte_mbuf **mp, struct fn_pkt *p,
 	struct seg g = {
 		.src = p->ip->src_addr, .dst = p->ip->dst_addr, .sport = p->sport, .dport = p->dport,
 		.seq = cisn, .ack = 0, .flags = RTE_TCP_SYN_FLAG, .ttl = p->ip->time_to_live,
-		.tos = p->ip->type_of_service, .id = rte_be_to_cpu_16(p->ip->packet_id),
-		/* A SYN's window is never scaled: the client's, in bytes. */
-		.win = fn_sp_rescale(o->win, (ws == FN_COOKIE_NO_WS ? 0 : ws) << 4),
-		.mss = fn_cookie_mss[idx], .ws = (uint8_t)ws,
+		.tos = p->ip->type_of_service, .id = rte_be_to_cpu_16(p->ip->packet_id), .win = o->win,
+		.mss = fn_cookie_mss[idx],
 	};
 	uint8_t mac[6];
 	memcpy(mac, &p->eth->dst_addr, 6);
@@ -254,7 +234,6 @@ void fn_sp_attach(struct fn_worker *w, struct fn_session *s, struct fn_sp_open *
 	sp->delta = 0;
 	sp->cookie = o->cookie;
 	sp->win = o->win;
-	sp->win_s2c = sp->win_c2s = 0; /* set when the server's SYN-ACK tells its window scale */
 	sp->held = o->held;
 	o->held = NULL;
 }
@@ -311,21 +290,10 @@ int fn_sp_handshake(struct fn_worker *w, const struct fn_plan *plan, struct fn_s
 	/* The server's SYN-ACK: its ISN fixes the offset between the two halves;
 	 * the gateway completes the server's handshake as the client would. */
 	uint32_t sisn = rte_be_to_cpu_32(t->sent_seq);
-	/* Window scaling is on only if both offered it: the client was offered
-	 * FN_SP_WSCALE, so the server's windows are rescaled from its own shift
-	 * (0 if it declined) and the client's to what the server applies. */
-	unsigned cws = fn_cookie_ws_of(sp->cookie);
-	if (cws != FN_COOKIE_NO_WS) {
-		uint16_t smss;
-		unsigned sws;
-		syn_opts(t, &smss, &sws);
-		sp->win_s2c = (uint8_t)((sws == FN_COOKIE_NO_WS ? 0 : sws) << 4 | FN_SP_WSCALE);
-		sp->win_c2s = (uint8_t)(cws << 4 | (sws == FN_COOKIE_NO_WS ? 0 : cws));
-	}
 	struct seg g = {
 		.src = s->lip, .dst = s->rip, .sport = s->lport, .dport = s->rport,
 		.seq = rte_be_to_cpu_32(t->recv_ack), .ack = sisn + 1, .flags = RTE_TCP_ACK_FLAG,
-		.ttl = 64, .win = fn_sp_rescale(sp->win, sp->win_c2s),
+		.ttl = 64, .win = sp->win,
 	};
 	if (build(m, mac, &fn_dp.ports[s->server_port].mac, &g) != 0) {
 		FN_COUNT(w->ctr, drop_malformed);

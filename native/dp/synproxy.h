@@ -20,17 +20,10 @@ struct fn_worker;
 struct fn_sp_side {
 	uint32_t delta;         /* server ISN - cookie (host order): server seq = client's view + delta */
 	uint32_t cookie;        /* the ISN the client got from the gateway's SYN-ACK */
-	uint16_t win;           /* the client's window field on its handshake ACK, for the ACK to the server */
-	/* Window field rescaling, (shift of the sender << 4) | shift the
-	 * receiver applies: the client was promised FN_SP_WSCALE before the
-	 * server's own shift was known. Equal nibbles: nothing to do. */
-	uint8_t win_s2c, win_c2s;
+	uint16_t win;           /* the client's window (unscaled: no window scaling) for the ACK to the server */
+	uint16_t pad;
 	struct rte_mbuf *held;  /* client data that came before the server answered, replayed after */
 };
-
-/* The window scale the gateway's SYN-ACK offers a client that asked for
- * scaling (what Linux picks for its default buffers). */
-#define FN_SP_WSCALE 7
 
 /* What fn_sp_open hands from the cookie check to the session it opens. */
 struct fn_sp_open {
@@ -38,14 +31,6 @@ struct fn_sp_open {
 	uint16_t win;
 	struct rte_mbuf *held;
 };
-
-/* A window field sent with shift (shifts >> 4) as the receiver, which
- * applies (shifts & 15), must read it: clamped to 16 bits, rounded down. */
-static inline uint16_t fn_sp_rescale(uint16_t win, uint8_t shifts)
-{
-	uint32_t w = ((uint32_t)win << (shifts >> 4)) >> (shifts & 15);
-	return w > 0xffff ? 0xffff : (uint16_t)w;
-}
 
 /* Frames the handshake step wants sent out of the session's server port. */
 struct fn_sp_tx {
@@ -90,33 +75,20 @@ void fn_sp_release(struct fn_worker *w, struct fn_session *s);
 
 /* Translate one segment of a proxied session before the NAT rewrite: the
  * client's sequence space is its own; the server's is shifted by delta
- * (server -> client: seq -= delta; client -> server: ack += delta), and the
- * window field is rescaled where the two sides' window scales differ. No SACK
+ * (server -> client: seq -= delta; client -> server: ack += delta). No SACK
  * blocks to translate: the proxy's SYN-ACK and SYN do not offer SACK. */
 static inline void fn_sp_translate(struct fn_pkt *p, const struct fn_sp_side *sp, unsigned dir)
 {
 	struct rte_tcp_hdr *t = p->l4;
-	uint32_t d = 0;
-	uint8_t shifts;
 	if (dir == FN_DIR_SERVER) {
 		uint32_t o = t->sent_seq, n = rte_cpu_to_be_32(rte_be_to_cpu_32(o) - sp->delta);
-		d = fn_csum_delta32(d, o, n);
+		t->cksum = fn_csum_apply(t->cksum, fn_csum_delta32(0, o, n));
 		t->sent_seq = n;
-		shifts = sp->win_s2c;
-	} else {
-		if (p->tcp_flags & RTE_TCP_ACK_FLAG) {
-			uint32_t o = t->recv_ack, n = rte_cpu_to_be_32(rte_be_to_cpu_32(o) + sp->delta);
-			d = fn_csum_delta32(d, o, n);
-			t->recv_ack = n;
-		}
-		shifts = sp->win_c2s;
+	} else if (p->tcp_flags & RTE_TCP_ACK_FLAG) {
+		uint32_t o = t->recv_ack, n = rte_cpu_to_be_32(rte_be_to_cpu_32(o) + sp->delta);
+		t->cksum = fn_csum_apply(t->cksum, fn_csum_delta32(0, o, n));
+		t->recv_ack = n;
 	}
-	if (unlikely((shifts >> 4) != (shifts & 15)) && !(p->tcp_flags & RTE_TCP_SYN_FLAG)) {
-		uint16_t o = t->rx_win, n = rte_cpu_to_be_16(fn_sp_rescale(rte_be_to_cpu_16(o), shifts));
-		d = fn_csum_delta16(d, o, n);
-		t->rx_win = n;
-	}
-	t->cksum = fn_csum_apply(t->cksum, d);
 }
 
 /* An ICMP error about a proxied session quotes a segment in the sequence

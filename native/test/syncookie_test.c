@@ -1,7 +1,6 @@
 /* SYN cookies (syncookie.h): SipHash against a byte-wise reference checked
- * with the SipHash paper's test vector; cookies carry MSS and window scale,
- * are accepted in their slot and the next, refused when older, forged,
- * bit-flipped or for another flow. */
+ * with the SipHash paper's test vector; cookies accepted in their slot and
+ * the next, refused when older, forged, bit-flipped or for another flow. */
 #include <stdlib.h>
 
 #include "check.h"
@@ -81,14 +80,12 @@ void test_syncookies(void)
 	for (int n = 0; n < 2000; n++) {
 		uint32_t cip = rnd32(), vip = rnd32(), cisn = rnd32();
 		uint16_t cp = (uint16_t)rnd32(), vp = (uint16_t)rnd32();
-		uint32_t t = n < 100 ? UINT32_MAX - (uint32_t)n : rnd32() >> 6; /* some right at the counter's wrap */
-		unsigned idx = (unsigned)n & 7, ws = (unsigned)(n >> 3) % 16;
-		uint32_t c = fn_cookie_make(sk, cip, vip, cp, vp, cisn, t, idx, ws);
-		bad += fn_cookie_mss_of(c) != idx || fn_cookie_ws_of(c) != ws;
-		bad += fn_cookie_check(sk, c, cip, vip, cp, vp, cisn, t) != 0;
-		bad += fn_cookie_check(sk, c, cip, vip, cp, vp, cisn, t + 1) != 0;
+		uint32_t t = n < 100 ? 31 + (uint32_t)n * 32 : rnd32() >> 6; /* some right at the mod-32 wrap */
+		unsigned idx = (unsigned)n & 7;
+		uint32_t c = fn_cookie_make(sk, cip, vip, cp, vp, cisn, t, idx);
+		bad += fn_cookie_check(sk, c, cip, vip, cp, vp, cisn, t) != (int)idx;
+		bad += fn_cookie_check(sk, c, cip, vip, cp, vp, cisn, t + 1) != (int)idx;
 		bad += fn_cookie_check(sk, c, cip, vip, cp, vp, cisn, t + 2) != -1;
-		bad += fn_cookie_check(sk, c, cip, vip, cp, vp, cisn, t + 3) != -1;
 		bad += fn_cookie_check(sk, c, cip, vip, cp, vp, cisn, t + 31) != -1;
 		bad += fn_cookie_check(sk, c, cip, vip, cp, vp, cisn, t - 1) != -1;
 		bad += fn_cookie_check(sk, c, cip, vip, cp, vp, cisn + 1, t) != -1;
@@ -99,5 +96,5 @@ void test_syncookies(void)
 		const uint64_t other[2] = {sk[0] ^ 1, sk[1]};
 		bad += fn_cookie_check(other, c, cip, vip, cp, vp, cisn, t) != -1;
 	}
-	CHECK(bad == 0, "%d cookie verdicts wrong out of 2000 flows x 43", bad);
+	CHECK(bad == 0, "%d cookie verdicts wrong out of 2000 flows x 41", bad);
 }

@@ -56,8 +56,6 @@ services:
 /** TCP option MSS=n (kind 2, length 4). */
 const mssOpt = (n: number) => Buffer.from([2, 4, n >> 8, n & 0xff]);
 /** The MSS values a cookie can carry (native/dp/syncookie.h). */
-/** NOP + window scale option (kind 3, length 3): 4 bytes. */
-const wsOpt = (shift: number) => Buffer.from([1, 3, 3, shift]);
 const MSS_TABLE = [536, 1200, 1300, 1360, 1400, 1440, 1460, 8960];
 const u32 = (n: number) => n >>> 0;
 
@@ -86,12 +84,11 @@ describe('SYN proxy (syn_proxy: true)', () => {
    * leaves wan, equal in every field to one built here around the cookie it
    * carries, with no session created. Returns the cookie.
    */
-  async function synAck(sport: number, cisn: number, mss: number | null, o: { vport?: number; h?: Host; id?: number; ws?: number } = {}): Promise<number> {
+  async function synAck(sport: number, cisn: number, mss: number | null, o: { vport?: number; h?: Host; id?: number } = {}): Promise<number> {
     const h = o.h ?? CLIENT;
     const vport = o.vport ?? 80;
     const before = gw.counters();
-    const opts = Buffer.concat([mss === null ? Buffer.alloc(0) : mssOpt(mss), o.ws === undefined ? Buffer.alloc(0) : wsOpt(o.ws)]);
-    gw.inject('wan', [buildTcp({ ...c(sport, vport, h), ...seg({ flags: 'S', seq: cisn, ack: 0, id: o.id ?? 0x4242, tcpOptions: opts }), ttl: 64 })]);
+    gw.inject('wan', [buildTcp({ ...c(sport, vport, h), ...seg({ flags: 'S', seq: cisn, ack: 0, id: o.id ?? 0x4242, tcpOptions: mss === null ? Buffer.alloc(0) : mssOpt(mss) }), ttl: 64 })]);
     const got = await collectFrames(gw, 'wan', 1);
     assert.equal(got.length, 1, `a SYN-ACK for the SYN from port ${sport}`);
     const p = parsePacket(got[0]!);
@@ -109,11 +106,10 @@ describe('SYN proxy (syn_proxy: true)', () => {
       id: 0,
       tos: 0,
       dontFragment: true,
-      tcpOptions: Buffer.concat([mssOpt(want), o.ws === undefined ? Buffer.alloc(0) : wsOpt(7)]),
+      tcpOptions: mssOpt(want),
     });
     assert.deepEqual(compareFrames(got[0]!, expected), [], `SYN-ACK for the SYN from port ${sport}`);
-    assert.equal((cookie >>> 28) & 7, MSS_TABLE.indexOf(want), 'the cookie carries the MSS index in bits 28..30');
-    assert.equal((cookie >>> 24) & 15, o.ws ?? 15, 'the cookie carries the client window scale in bits 24..27 (15: none)');
+    assert.equal((cookie >>> 24) & 7, MSS_TABLE.indexOf(want), 'the cookie carries the MSS index in bits 24..26');
     assert.deepEqual([...(await leftovers(gw, 20))], [], 'nothing else leaves');
     const after = gw.counters();
     assert.equal(after.syn_proxy_syn_ack_sent! - before.syn_proxy_syn_ack_sent!, 1, 'syn_proxy_syn_ack_sent');
@@ -209,9 +205,8 @@ describe('SYN proxy (syn_proxy: true)', () => {
       drop('ACK with an arbitrary ack number', 'wan', ack(43000, cisn + 1, 0x12345678, 0x0901), BAD),
       drop('ACK with the cookie but one sequence number further (bound to the client ISN)', 'wan', ack(43000, cisn + 2, cookie + 1, 0x0902), BAD),
       drop('ACK with the cookie from another client port', 'wan', ack(43001, cisn + 1, cookie + 1, 0x0903), BAD),
-      drop('ACK with the cookie, its MSS bits changed', 'wan', ack(43000, cisn + 1, u32((cookie ^ (1 << 28)) + 1), 0x0904), BAD),
-      drop('ACK with the cookie, its window scale bits changed', 'wan', ack(43000, cisn + 1, u32((cookie ^ (1 << 24)) + 1), 0x090b), BAD),
-      drop('ACK with the cookie, its time bit changed', 'wan', ack(43000, cisn + 1, u32((cookie ^ (1 << 31)) + 1), 0x0905), BAD),
+      drop('ACK with the cookie, its MSS bits changed', 'wan', ack(43000, cisn + 1, u32((cookie ^ (1 << 24)) + 1), 0x0904), BAD),
+      drop('ACK with the cookie, its time bits changed', 'wan', ack(43000, cisn + 1, u32((cookie ^ (1 << 27)) + 1), 0x0905), BAD),
       drop('ACK with the cookie, one hash bit flipped', 'wan', ack(43000, cisn + 1, u32((cookie ^ 1) + 1), 0x0906), BAD),
       drop('RST with no session to the proxied service', 'wan', buildTcp({ ...c(43000), ...seg({ flags: 'R', seq: cisn + 1, ack: 0, id: 0x0907 }), ttl: 64 }), 'drop_no_session'),
       drop('SYN-ACK with no session to the proxied service', 'wan', buildTcp({ ...c(43000), ...seg({ flags: 'SA', seq: cisn, ack: 1, id: 0x0908 }), ttl: 64 }), 'drop_no_session'),
@@ -236,7 +231,7 @@ describe('SYN proxy (syn_proxy: true)', () => {
         gw.native.synProxyClockSkew(-64);
         const probe = await synAck(43010, cisn, 1460);
         gw.native.synProxyClockSkew(0);
-        if (probe >>> 31 !== prev >>> 31) continue; // the slot moved under the test: retry
+        if (probe >>> 27 !== prev >>> 27) continue; // the slot moved under the test: retry
       }
       const lport = nextLport++;
       assert.equal(got.length, 1, 'a cookie from the previous slot opens the connection');
@@ -341,44 +336,6 @@ describe('SYN proxy (syn_proxy: true)', () => {
       tcpFx('its SYN-ACK reaches the client untouched', 'lan', fromRs(lport, 8081), 'wan', toC(46000, 81), seg({ flags: 'SA', seq: 777, ack: 2, id: 0x0e01, tcpOptions: MSS_1460 }), { fwd_to_client: 1 }),
       tcpFx('its data is not translated', 'wan', c(46000, 81), 'lan', toRs(lport, 8081), seg({ flags: 'PA', seq: 2, ack: 778, id: 0x0d02, payload: Buffer.from('hi') }), { fwd_to_server: 1 }),
       drop('an ACK without a session to the plain service is no cookie question', 'wan', buildTcp({ ...c(46001, 81), ...seg({ flags: 'A', seq: 1, ack: 1, id: 0x0d03 }), ttl: 64 }), 'drop_no_session'),
-    ]);
-  });
-
-  it('window scaling: offered to a client that asks, windows rescaled between the two sides\' shifts', async () => {
-    const D = Buffer.from('data');
-    // W1: client shift 6, server shift 5; the client was promised shift 7.
-    const c1 = 0xc0000000;
-    const k1 = await synAck(53000, c1, 1460, { ws: 6 });
-    const l1 = nextLport++;
-    const S1 = 0x5000;
-    await runFixtures(gw, [
-      fx('W1: ACK (window 1000 << 6) -> SYN with the client\'s shift and its window in bytes (64000)', 'wan', c(53000), seg({ flags: 'A', seq: u32(c1 + 1), ack: u32(k1 + 1), window: 1000, id: 0x1501 }), 'lan', toRs(l1), seg({ flags: 'S', seq: c1, ack: 0, window: 64000, id: 0x1501, tcpOptions: Buffer.concat([mssOpt(1460), wsOpt(6)]) }), { syn_proxy_cookie_ok: 1, sessions_created: 1, sessions_active: 1, fwd_to_server: 1 }),
-      {
-        description: 'W1: server SYN-ACK with shift 5 -> the gateway\'s ACK carries the client\'s window as the server scales it (1000)',
-        inPort: 'lan',
-        input: buildTcp({ ...fromRs(l1), ...seg({ flags: 'SA', seq: S1, ack: u32(c1 + 1), window: 65160, id: 0x1601, tcpOptions: Buffer.concat([MSS_1460, wsOpt(5)]) }), ttl: 64 }),
-        expected: { outPort: 'lan', frame: buildTcp({ ...toRs(l1), flags: 'A', seq: u32(c1 + 1), ack: S1 + 1, window: 1000, ttl: 64, id: 0, dontFragment: true }) },
-        counters: { syn_proxy_established: 1 },
-      },
-      fx('W1: server window 2000 << 5 reaches the client as 500 << 7', 'lan', fromRs(l1), seg({ flags: 'PA', seq: S1 + 1, ack: u32(c1 + 1), window: 2000, id: 0x1602, payload: D }), 'wan', toC(53000), seg({ flags: 'PA', seq: u32(k1 + 1), ack: u32(c1 + 1), window: 500, id: 0x1602, payload: D }), { fwd_to_client: 1 }),
-      fx('W1: client window 1000 << 6 reaches the server unchanged (same shift)', 'wan', c(53000), seg({ flags: 'PA', seq: u32(c1 + 1), ack: u32(k1 + 5), window: 1000, id: 0x1502, payload: D }), 'lan', toRs(l1), seg({ flags: 'PA', seq: u32(c1 + 1), ack: S1 + 5, window: 1000, id: 0x1502, payload: D }), { fwd_to_server: 1 }),
-    ]);
-    // W2: client shift 8, the server declines scaling (no option in its SYN-ACK).
-    const c2 = 0xd0000000;
-    const k2 = await synAck(53001, c2, 1460, { ws: 8 });
-    const l2 = nextLport++;
-    const S2 = 0x9000;
-    await runFixtures(gw, [
-      fx('W2: ACK (window 1000 << 8) -> SYN with shift 8, window clamped to 65535', 'wan', c(53001), seg({ flags: 'A', seq: u32(c2 + 1), ack: u32(k2 + 1), window: 1000, id: 0x1511 }), 'lan', toRs(l2), seg({ flags: 'S', seq: c2, ack: 0, window: 65535, id: 0x1511, tcpOptions: Buffer.concat([mssOpt(1460), wsOpt(8)]) }), { syn_proxy_cookie_ok: 1, sessions_created: 1, sessions_active: 1, fwd_to_server: 1 }),
-      {
-        description: 'W2: server SYN-ACK without window scale -> the ACK carries the client window unscaled (clamped)',
-        inPort: 'lan',
-        input: buildTcp({ ...fromRs(l2), ...seg({ flags: 'SA', seq: S2, ack: u32(c2 + 1), window: 65160, id: 0x1611, tcpOptions: MSS_1460 }), ttl: 64 }),
-        expected: { outPort: 'lan', frame: buildTcp({ ...toRs(l2), flags: 'A', seq: u32(c2 + 1), ack: S2 + 1, window: 65535, ttl: 64, id: 0, dontFragment: true }) },
-        counters: { syn_proxy_established: 1 },
-      },
-      fx('W2: server window 30000 (unscaled) reaches the client as 234 << 7', 'lan', fromRs(l2), seg({ flags: 'PA', seq: S2 + 1, ack: u32(c2 + 1), window: 30000, id: 0x1612, payload: D }), 'wan', toC(53001), seg({ flags: 'PA', seq: u32(k2 + 1), ack: u32(c2 + 1), window: 234, id: 0x1612, payload: D }), { fwd_to_client: 1 }),
-      fx('W2: client window 100 << 8 reaches the server as 25600 unscaled', 'wan', c(53001), seg({ flags: 'PA', seq: u32(c2 + 1), ack: u32(k2 + 5), window: 100, id: 0x1512, payload: D }), 'lan', toRs(l2), seg({ flags: 'PA', seq: u32(c2 + 1), ack: S2 + 5, window: 25600, id: 0x1512, payload: D }), { fwd_to_server: 1 }),
     ]);
   });
 
