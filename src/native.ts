@@ -50,6 +50,8 @@ export interface NativePlan {
     rsCount: number;
     /** NAT mode (DNAT only): the client address stays; no LIP. */
     nat: boolean;
+    /** SYN proxy (TCP): handshakes answered with SYN cookies, the server connection opened after the client's ACK. */
+    synProxy: boolean;
     maxConn: number; // 0: no limit
     aclFirst: number;
     aclCount: number;
@@ -147,6 +149,8 @@ export interface Native {
   sessions(filter: { vip?: number; rip?: number; cip?: number }, max: number): NativeSession[];
   ringInject(portIdx: number, queue: number, frames: Buffer[]): number;
   ringDrain(portIdx: number, queue: number, max?: number): Buffer[];
+  /** Tests only: shift the SYN cookie clock by whole seconds (cookies age without waiting). */
+  synProxyClockSkew(seconds: number): void;
   /** Bench: feed count frames into a ring port's RX queue from this thread while draining every TX ring. */
   benchPump(portIdx: number, queue: number, frames: Buffer[], count: number): { injected: number; drained: number; cycles: number; tscHz: number };
 }
@@ -253,6 +257,7 @@ export class MockNative implements Native {
   ringDrain(): Buffer[] {
     return [];
   }
+  synProxyClockSkew(): void {}
   benchPump(): { injected: number; drained: number; cycles: number; tscHz: number } {
     return { injected: 0, drained: 0, cycles: 0, tscHz: 1 };
   }

@@ -20,6 +20,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
 	exports.Set("readRealServers", Napi::Function::New(env, ReadRealServers));
 	exports.Set("sessions", Napi::Function::New(env, Sessions));
 	exports.Set("readServices", Napi::Function::New(env, ReadServices));
+	exports.Set("synProxyClockSkew", Napi::Function::New(env, SynProxyClockSkew));
 	exports.Set("ringInject", Napi::Function::New(env, RingInject));
 	exports.Set("ringDrain", Napi::Function::New(env, RingDrain));
 	exports.Set("benchPump", Napi::Function::New(env, BenchPump));

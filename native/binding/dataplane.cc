@@ -230,3 +230,12 @@ Napi::Value Sessions(const Napi::CallbackInfo &info)
 	}
 	return out;
 }
+
+// synProxyClockSkew(seconds): tests only, shifts the SYN cookie clock.
+Napi::Value SynProxyClockSkew(const Napi::CallbackInfo &info)
+{
+	if (info.Length() < 1 || !info[0].IsNumber())
+		throw Napi::TypeError::New(info.Env(), "synProxyClockSkew(seconds): expected a number");
+	fn_sp_clock_skew(info[0].As<Napi::Number>().Int64Value());
+	return info.Env().Undefined();
+}

@@ -12,3 +12,4 @@ Napi::Value Apply(const Napi::CallbackInfo &info);
 Napi::Value ReadRealServers(const Napi::CallbackInfo &info);
 Napi::Value Sessions(const Napi::CallbackInfo &info);
 Napi::Value ReadServices(const Napi::CallbackInfo &info);
+Napi::Value SynProxyClockSkew(const Napi::CallbackInfo &info);

@@ -2,6 +2,7 @@
 #include "marshal.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <cstring>
 #include <string>
 
@@ -134,6 +135,7 @@ fn_plan *PlanFromJs(const Napi::Object &o)
 			d->vip = htonl(U32(s, "vip"));
 			d->vport = htons(static_cast<uint16_t>(U32(s, "port", 65535)));
 			d->proto = static_cast<uint8_t>(U32(s, "proto", 255));
+			d->syn_proxy = d->proto == IPPROTO_TCP && s.Get("synProxy").ToBoolean().Value() ? 1 : 0;
 			d->id = U32(s, "id");
 			d->sched_first = U32(s, "schedFirst");
 			d->sched_len = U32(s, "schedLen");

@@ -1,4 +1,5 @@
 /* Data-plane lifecycle and the read-only queries the binding makes. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "neigh.h"
 #include "persist.h"
 #include "plan.h"
+#include "synproxy.h"
 
 struct fn_dp fn_dp;
 /* Counters outlive a stop so the final figures can still be read. */
@@ -44,6 +46,7 @@ static void workers_free(void)
 		rte_ring_free(w->to_ctl);
 		rte_ring_free(w->from_ctl);
 		rte_ring_free(w->redirect);
+		fn_sp_free(w);
 		fn_sess_fini(&w->sess);
 		fn_half_open_fini(&w->half_open_q);
 		fn_lports_fini(&w->lports);
@@ -82,6 +85,10 @@ static int workers_init(char *err, size_t errlen)
 		}
 		if (fn_half_open_init(&w->half_open_q, c->sessions_max, socket) != 0) {
 			snprintf(err, errlen, "out of memory for the half-open queue");
+			return -1;
+		}
+		if (fn_sp_alloc(w, socket) != 0) {
+			snprintf(err, errlen, "out of memory for SYN proxy state (%u sessions)", c->sessions_max);
 			return -1;
 		}
 		if (fn_lports_init(&w->lports, i, c->n_workers, socket) != 0) {
@@ -159,6 +166,8 @@ int fn_dp_start(const struct fn_dp_cfg *cfg, struct fn_plan *plan, char *err, si
 		FAIL("cannot register an mbuf field: %s", rte_strerror(rte_errno));
 	if (fn_persist_init(cfg->sessions_max * cfg->n_workers) != 0)
 		FAIL("out of memory for the persistence table");
+	if (fn_sp_init() != 0)
+		FAIL("cannot draw the SYN cookie key: %s", strerror(errno));
 
 	__atomic_store_n(&fn_dp.running, 1, __ATOMIC_RELEASE);
 	for (unsigned i = 0; i < cfg->n_workers; i++)

@@ -18,6 +18,8 @@
 #include "lport.h"
 #include "session.h"
 
+struct fn_sp_side;
+
 struct fn_port_rt {
 	uint16_t port_id;                /* main: w at start; all: r */
 	struct rte_ether_addr mac;       /* main: w at start; all: r */
@@ -57,6 +59,7 @@ struct fn_worker {
 	struct fn_half_open half_open_q; /* worker only: those sessions, oldest first */
 	struct fn_icmp_bucket icmp_bucket; /* worker only: ICMP it originates */
 	uint8_t rx_hops;                 /* worker only: hops of the redirected frame in hand (0: from a port) */
+	struct fn_sp_side *sp;           /* [sess.max] worker only: SYN proxy state per session (synproxy.h) */
 	struct {
 		int state;               /* 0 idle; main sets 1 (release); worker sets 2 when done (release) */
 		struct fn_session_filter f;

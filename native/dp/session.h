@@ -29,9 +29,13 @@ struct fn_session {
 	uint16_t neigh;            /* real server's next hop (neighbour table) */
 	uint16_t lip_slot;         /* LIP runtime slot, to return lport */
 	uint8_t in_use;
-	uint8_t nat;               /* NAT mode: lip:lport is the client's own, no port to return */
+	uint8_t nat : 1;           /* NAT mode: lip:lport is the client's own, no port to return */
+	uint8_t synproxy : 1;      /* SYN proxy: sequence offset in the worker's fn_sp_side array */
 	uint32_t svc_id, rs_id;
 };
+
+/* One cache line: the packet path touches exactly one per packet. */
+_Static_assert(sizeof(struct fn_session) == 64, "struct fn_session must stay one cache line");
 
 struct fn_session_table {
 	uint32_t max, used;

@@ -15,6 +15,7 @@
 #include "persist.h"
 #include "plan.h"
 #include "scheduler.h"
+#include "synproxy.h"
 #include "tcp_state.h"
 
 /* What the burst pre-pass learned of one received frame. */
@@ -79,6 +80,8 @@ static void session_free(struct fn_worker *w, struct fn_session *s)
 {
 	if (!s->nat)
 		fn_lport_put(&w->lports, s->lip_slot, s->lport);
+	if (unlikely(s->synproxy))
+		fn_sp_release(w, s);
 	w->rs_active[s->rs_id]--;
 	w->svc_active[s->svc_id]--;
 	if (!fn_tcp_closed(s->state))
@@ -296,6 +299,7 @@ static void reset_session(struct fn_worker *w, struct fn_session *s, struct rte_
 			  unsigned rx_pi, unsigned dir)
 {
 	const struct fn_session c = *s; /* the session is gone after this line */
+	const uint32_t sp_delta = c.synproxy ? w->sp[fn_sess_index(&w->sess, s)].delta : 0;
 	session_free(w, s);
 	FN_COUNT(w->ctr, sessions_reset);
 	if (p->ip->next_proto_id != IPPROTO_TCP || (p->tcp_flags & RTE_TCP_RST_FLAG)) {
@@ -313,6 +317,11 @@ static void reset_session(struct fn_worker *w, struct fn_session *s, struct rte_
 	uint32_t peer_seq = p->tcp_flags & RTE_TCP_SYN_FLAG ? rte_cpu_to_be_32(rte_be_to_cpu_32(seq) + 1) : seq;
 	uint32_t peer_ack = p->tcp_flags & RTE_TCP_ACK_FLAG ? ack : 0;
 	uint8_t peer_flags = RTE_TCP_RST_FLAG | (p->tcp_flags & RTE_TCP_ACK_FLAG);
+	/* SYN proxy: the peer counts the server's sequence numbers its own way. */
+	if (dir == FN_DIR_CLIENT)
+		peer_ack = rte_cpu_to_be_32(rte_be_to_cpu_32(peer_ack) + ((p->tcp_flags & RTE_TCP_ACK_FLAG) ? sp_delta : 0));
+	else
+		peer_seq = rte_cpu_to_be_32(rte_be_to_cpu_32(peer_seq) - sp_delta);
 	uint8_t sender_mac[6];
 	memcpy(sender_mac, &p->eth->src_addr, 6);
 
@@ -387,6 +396,8 @@ static int icmp_error(struct fn_worker *w, const struct fn_local *l, struct rte_
 		return 0;
 	}
 	const struct fn_session *s = &w->sess.s[e >> 1];
+	if (unlikely(s->synproxy))
+		fn_sp_icmp_quote(&q, &w->sp[e >> 1], e & 1);
 	if ((e & 1) == FN_DIR_SERVER) {
 		/* From the server side, about a packet we sent as LIP -> RS: the
 		 * client gets it from the VIP, quoting its own packet to the VIP. */
@@ -513,12 +524,37 @@ static void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, struct 
 			return;
 		}
 		unsigned reason;
+		/* SYN proxy: a SYN is answered with a cookie and leaves no state; an
+		 * ACK with a valid cookie becomes the SYN that opens the session. */
+		struct fn_sp_open sp = {0};
+		if (svc->syn_proxy) {
+			if ((p->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) == RTE_TCP_SYN_FLAG) {
+				if (svc->acl_count && !acl_allows(plan, svc, k.saddr))
+					DROP(w, m, drop_acl);
+				if (svc->sched_len == 0)
+					DROP(w, m, drop_no_real_server);
+				if (fn_sp_syn_ack(w, m, p, rx_pi, now) == 0)
+					tx(w, rx_pi, m);
+				return;
+			}
+			if ((reason = fn_sp_open(w, &m, p, now, &sp)) != 0) {
+				w->ctr->v[reason]++;
+				rte_pktmbuf_free(m);
+				return;
+			}
+		}
 		s = session_new(w, plan, svc, &k, p, rx_pi, now, &reason);
 		if (unlikely(s == NULL)) {
 			w->ctr->v[reason]++;
-			rte_pktmbuf_free(m);
+			rte_pktmbuf_free(sp.held);
+			if (svc->syn_proxy && fn_sp_refuse(w, m, p, rx_pi, &sp) == 0)
+				tx(w, rx_pi, m);
+			else
+				rte_pktmbuf_free(m);
 			return;
 		}
+		if (svc->syn_proxy)
+			fn_sp_attach(w, s, &sp);
 	} else {
 		if (unlikely(ip->time_to_live <= 1)) {
 			ttl_expired(w, plan, m, p, rx_pi, now);
@@ -527,6 +563,14 @@ static void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, struct 
 		if (unlikely(plan->reset_rs && (plan->reset_rs[s->rs_id >> 6] & (1ULL << (s->rs_id & 63))))) {
 			reset_session(w, s, m, p, rx_pi, dir);
 			return;
+		}
+		if (unlikely(s->synproxy) && s->state == FN_TCP_SYN_SENT) {
+			struct fn_sp_tx out;
+			if (fn_sp_handshake(w, plan, s, m, p, dir, now, &out) == FN_SP_DONE) {
+				for (unsigned i = 0; i < out.n; i++)
+					tx(w, s->server_port, out.m[i]);
+				return;
+			}
 		}
 		if (s->proto == IPPROTO_TCP) {
 			uint8_t was = s->state;
@@ -539,6 +583,8 @@ static void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, struct 
 		s->expire = now + plan->timeout_tsc[fn_state_timeout(s->state)];
 	}
 
+	if (unlikely(s->synproxy))
+		fn_sp_translate(p, &w->sp[fn_sess_index(&w->sess, s)], dir);
 	if (dir == FN_DIR_CLIENT) {
 		uint8_t mac[6];
 		if (unlikely(fn_neigh_mac(s->neigh, mac) != 0))

@@ -50,7 +50,15 @@
 	X(to_kernel)              /* frames for the gateway's own stack (exception path) */ \
 	X(from_kernel)            /* frames the kernel sent out through a port */ \
 	X(busy_cycles)            /* TSC cycles in loop passes that had packets (cost per packet = busy_cycles / packets) */ \
-	X(drop_redirect_full)     /* owner's redirect ring full */
+	X(drop_redirect_full)     /* owner's redirect ring full */           \
+	X(syn_proxy_syn_ack_sent) /* SYN proxy: cookie SYN-ACKs sent (no state kept) */ \
+	X(syn_proxy_cookie_ok)    /* SYN proxy: client ACKs with a valid cookie (server SYN sent) */ \
+	X(syn_proxy_established)  /* SYN proxy: server SYN-ACKs answered, session spliced */ \
+	X(syn_proxy_held)         /* SYN proxy: client data kept until the server answered */ \
+	X(syn_proxy_server_rst)   /* SYN proxy: server refused the connection (RST passed to the client) */ \
+	X(syn_proxy_client_rst)   /* SYN proxy: valid cookie but no session possible (limits, no server): RST to the client */ \
+	X(drop_syn_proxy_bad_cookie) /* SYN proxy: ACK with no session and a forged or stale cookie */ \
+	X(drop_syn_proxy_pending) /* SYN proxy: segments while the server handshake runs (the client retransmits) */
 
 enum fn_counter {
 #define FN_X_ENUM(n) FN_C_##n,

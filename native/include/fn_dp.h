@@ -131,6 +131,10 @@ unsigned fn_dp_ring_inject(unsigned port_idx, unsigned queue, const uint8_t *con
 unsigned fn_dp_ring_drain(unsigned port_idx, unsigned queue, uint8_t *buf, size_t buflen,
 			  uint32_t *offsets, uint16_t *lens, unsigned max);
 
+/* Tests only: shift the SYN cookie clock by whole seconds (cookie expiry
+ * without waiting minutes). */
+void fn_sp_clock_skew(int64_t seconds);
+
 /* Plan helpers for whoever builds one (the binding): allocate with these so
  * the data plane can free it. */
 struct fn_plan *fn_plan_alloc(uint32_t n_services, uint32_t n_rs, uint32_t n_sched, uint32_t n_lips,

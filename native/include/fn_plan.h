@@ -53,7 +53,7 @@ struct fn_service {
 	uint32_t vip;
 	uint16_t vport;
 	uint8_t proto;       /* IPPROTO_TCP or IPPROTO_UDP */
-	uint8_t pad;
+	uint8_t syn_proxy;   /* 1: TCP handshakes answered with SYN cookies (synproxy.h) */
 	uint32_t id;         /* stable id */
 	uint32_t sched_first;/* slice of fn_plan.sched: indices into fn_plan.rs */
 	uint32_t sched_len;  /* 0: no usable server */

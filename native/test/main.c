@@ -7,11 +7,13 @@ int fn_checks_passed, fn_checks_failed;
 
 void test_nat_checksums(void);
 void test_steer_rules(void);
+void test_syncookies(void);
 
 int main(void)
 {
 	test_nat_checksums();
 	test_steer_rules();
+	test_syncookies();
 	printf("native: %d passed, %d failed\n", fn_checks_passed, fn_checks_failed);
 	return fn_checks_failed ? 1 : 0;
 }

@@ -295,6 +295,9 @@ const serviceSchema = z
     // must route replies back through the gateway; FullNAT's cost is
     // benchmarked against it.
     forwarding: z.enum(['fullnat', 'nat']).default('fullnat'),
+    // TCP only: the gateway answers handshakes itself with SYN cookies and
+    // opens the server connection after the client's ACK (docs/config.md).
+    syn_proxy: z.boolean().default(false),
     // Sessions the service may hold over all workers; 0: no limit.
     max_conn: int(0, 100000000).default(0),
     // Client filters: a client in a deny network is dropped; with an allow
@@ -318,7 +321,12 @@ const serviceSchema = z
         });
       }),
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.syn_proxy && s.protocol !== 'tcp') {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['syn_proxy'], message: `expected false for a ${s.protocol} service (a SYN proxy is TCP only), got true` });
+    }
+  });
 
 export const DEFAULT_CONTROL_SOCKET = '/run/fullnat/fullnat.sock';
 

@@ -16,8 +16,8 @@ const SCHED_HASH_FLOW = 2;
 const SCHED_LEAST = 3;
 const SCHED_KIND = { rr: SCHED_CURSOR, wrr: SCHED_CURSOR, lc: SCHED_LEAST, wlc: SCHED_LEAST, sh: SCHED_HASH_ADDR, mh: SCHED_HASH_ADDR } as const;
 
-/** Bytes per session, native struct fn_session plus its share of hash buckets, free list and half-open queue (rounded to a power of two). */
-export const SESSION_BYTES = 64 + 16 + 4 + 8;
+/** Bytes per session: native struct fn_session plus its share of hash buckets and free list, its slot in the half-open queue (rounded to a power of two) and its SYN proxy state (struct fn_sp_side). */
+export const SESSION_BYTES = 64 + 16 + 4 + 8 + 24;
 /** Bytes one mbuf takes in the pool (2 KiB data room, headroom, header, pool overhead). */
 export const MBUF_BYTES = 2432;
 /** EAL, rings and ports' own needs, measured roughly with --no-huge. */
@@ -188,6 +188,7 @@ export function buildPlan(cfg: Config, opts: PlanOptions = {}): BuiltPlan {
       rsFirst: base,
       rsCount: s.real_servers.length,
       nat: s.forwarding === 'nat',
+      synProxy: s.syn_proxy,
       maxConn: s.max_conn,
       // Deny rules first (a denied client is never served), then allow rules.
       aclFirst: acl.length,

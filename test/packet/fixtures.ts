@@ -64,6 +64,14 @@ export const PATH_COUNTERS = [
   'drop_neigh_unresolved',
   'drop_control_full',
   'drop_unsupported',
+  'syn_proxy_syn_ack_sent',
+  'syn_proxy_cookie_ok',
+  'syn_proxy_established',
+  'syn_proxy_held',
+  'syn_proxy_server_rst',
+  'syn_proxy_client_rst',
+  'drop_syn_proxy_bad_cookie',
+  'drop_syn_proxy_pending',
 ] as const;
 
 // ---------------------------------------------------------------------------

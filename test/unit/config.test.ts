@@ -70,6 +70,7 @@ describe('config: good files', () => {
       scheduler: 'wrr',
       removed_servers: 'drain',
       forwarding: 'fullnat',
+      syn_proxy: false,
       max_conn: 0,
       allow: [],
       deny: [],
@@ -286,6 +287,12 @@ describe('config: cross-field rules', () => {
     assert.deepEqual(errorsOf('dup-in-list.yaml'), [
       'dup-in-list.yaml:8:60: local_addresses.pool.addresses[2]: expected unique addresses, got 198.18.0.10 twice',
       'dup-in-list.yaml:18:9: services[0].real_servers[2]: expected unique (address, port), got 198.18.0.2:8080 again (first at real_servers[0])',
+    ]);
+  });
+
+  test('syn_proxy is for TCP services only', () => {
+    assert.deepEqual(errorsOf('syn-proxy-udp.yaml'), [
+      'syn-proxy-udp.yaml:21:16: services[1].syn_proxy: expected false for a udp service (a SYN proxy is TCP only), got true',
     ]);
   });
 

@@ -191,7 +191,7 @@ describe('memory sizing', () => {
     const c = checkMemory(cfg, buildPlan(cfg));
     assert.equal(c.status, 'ok');
     assert.match(c.message, /^512 MiB configured, \d+ MiB needed$/);
-    assert.match(c.details![0]!, /32766 mbufs × 2432 B .* 2 workers × 524288 sessions × 92 B/);
+    assert.match(c.details![0]!, /32766 mbufs × 2432 B .* 2 workers × 524288 sessions × 116 B/);
   });
 
   test('too many sessions for memory_mb: error naming the MiB needed', () => {
