@@ -547,10 +547,11 @@ static void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, struct 
 		if (unlikely(s == NULL)) {
 			w->ctr->v[reason]++;
 			rte_pktmbuf_free(sp.held);
-			if (svc->syn_proxy && fn_sp_refuse(w, m, p, rx_pi, &sp) == 0)
-				tx(w, rx_pi, m);
-			else
+			/* fn_sp_refuse frees m itself when it cannot turn it into the RST. */
+			if (!svc->syn_proxy)
 				rte_pktmbuf_free(m);
+			else if (fn_sp_refuse(w, m, p, rx_pi, &sp) == 0)
+				tx(w, rx_pi, m);
 			return;
 		}
 		if (svc->syn_proxy)
