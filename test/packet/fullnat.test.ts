@@ -30,21 +30,16 @@ import {
   type Fixture,
   type Host,
 } from './fixtures';
+import { VIP, WAN_IP, LAN_IP, LIP as LIP10, CLIENT, RS1 } from './addresses';
 
 // ---------------------------------------------------------------------------
 // Addresses
 // ---------------------------------------------------------------------------
 
-const VIP = '198.18.0.100';
 const VIP2 = '198.18.0.101';
-const WAN_IP = '198.18.0.254';
-const LAN_IP = '198.19.0.254';
-const LIP10 = '198.19.0.10';
 const LIP11 = '198.19.0.11';
 const LIP12 = '198.19.0.12';
-const CLIENT: Host = { ip: '198.18.0.1', mac: '02:00:00:00:01:01' };
 const CLIENT2: Host = { ip: '198.18.0.7', mac: '02:00:00:00:01:07' };
-const RS1: Host = { ip: '198.19.0.2', mac: '02:00:00:00:02:02' };
 const RS2: Host = { ip: '198.19.0.3', mac: '02:00:00:00:02:03' };
 const LAN_CLIENT: Host = { ip: '198.19.0.50', mac: '02:00:00:00:03:50' };
 /** The MAC RS2 moves to in the ARP-learning fixture. */

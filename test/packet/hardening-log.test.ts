@@ -12,9 +12,8 @@ import { Gateway } from '../../src/gateway';
 import { loadNative, type Native } from '../../src/native';
 import { buildArp, buildUdp, parsePacket } from '../lib/packet';
 import { compareFrames } from './fixtures';
+import { VIP, LAN_IP } from './addresses';
 
-const VIP = '198.18.0.100';
-const LAN_IP = '198.19.0.254';
 const CLIENT = { ip: '198.18.0.1', mac: '02:00:00:00:01:01' };
 const RS1 = { ip: '198.19.0.2', mac: '02:00:00:00:02:02' };
 

@@ -12,14 +12,10 @@ import { buildIpv4Raw, buildTcp, checksum16, parsePacket } from '../lib/packet';
 import { dpdkYaml } from './steering';
 import { RingGateway } from './harness';
 import { compareFrames, isGatewayArpProbe, MSS_1460, resolveNeighbours, seg, type Ends, type Host } from './fixtures';
+import { VIP, LAN_IP, LIP, CLIENT, RS1 } from './addresses';
 
-const VIP = '198.18.0.100';
-const LAN_IP = '198.19.0.254';
-const LIP = '198.19.0.10';
-const CLIENT: Host = { ip: '198.18.0.1', mac: '02:00:00:00:01:01' };
 const ROUTER_WAN: Host = { ip: '198.18.0.2', mac: '02:00:00:00:01:02' };
 const ROUTER_LAN: Host = { ip: '198.19.0.1', mac: '02:00:00:00:02:01' };
-const RS1: Host = { ip: '198.19.0.2', mac: '02:00:00:00:02:02' };
 
 const YAML = `
 ${dpdkYaml(2)}

@@ -50,16 +50,12 @@ import {
   type Host,
   type TcpSeg,
 } from './fixtures';
+import { VIP, WAN_IP, LAN_IP, LIP as LIP10, CLIENT, RS1 } from './addresses';
 
 // ---------------------------------------------------------------------------
 // Addresses and config
 // ---------------------------------------------------------------------------
 
-const VIP = '198.18.0.100';
-const WAN_IP = '198.18.0.254';
-const LAN_IP = '198.19.0.254';
-const LIP10 = '198.19.0.10';
-const CLIENT: Host = { ip: '198.18.0.1', mac: '02:00:00:00:01:01' };
 const CLIENT2: Host = { ip: '198.18.0.7', mac: '02:00:00:00:01:07' };
 const CLIENT3: Host = { ip: '198.18.0.9', mac: '02:00:00:00:01:09' };
 /** A client outside 198.18.0.0/24 (behind a router on wan). */
@@ -68,7 +64,6 @@ const OUTSIDER: Host = { ip: '198.18.1.9', mac: '02:00:00:00:01:99' };
 const ROUTER_WAN: Host = { ip: '198.18.0.2', mac: '02:00:00:00:01:02' };
 /** A router on the server side (it sends ICMP errors about the gateway's packets to servers). */
 const ROUTER_LAN: Host = { ip: '198.19.0.1', mac: '02:00:00:00:02:01' };
-const RS1: Host = { ip: '198.19.0.2', mac: '02:00:00:00:02:02' };
 const RS2: Host = { ip: '198.19.0.3', mac: '02:00:00:00:02:03' };
 
 const LONG = '{ tcp_syn: 300, tcp_established: 300, tcp_fin: 300, tcp_time_wait: 300, tcp_close: 300, udp: 300 }';

@@ -5,12 +5,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RingGateway } from './harness';
 import { drainAll, MSS_1460, resolveNeighbours, runFixtures, seg, tcpFx, type Host } from './fixtures';
+import { VIP, LAN_IP, LIP as LIP10, CLIENT, RS1 } from './addresses';
 
-const VIP = '198.18.0.100';
-const LAN_IP = '198.19.0.254';
-const LIP10 = '198.19.0.10';
-const CLIENT: Host = { ip: '198.18.0.1', mac: '02:00:00:00:01:01' };
-const RS1: Host = { ip: '198.19.0.2', mac: '02:00:00:00:02:02' };
 
 const YAML = `
 dpdk: { lcores: { main: 0, workers: [1] }, memory_mb: 256, mbufs: 4095, idle_sleep_us: 20, rx_desc: 256, tx_desc: 256 }

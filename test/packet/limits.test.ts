@@ -23,13 +23,9 @@ import {
   type Fixture,
   type Host,
 } from './fixtures';
+import { VIP, LAN_IP, LIP as LIP10, CLIENT, RS1 } from './addresses';
 
-const VIP = '198.18.0.100';
-const LAN_IP = '198.19.0.254';
-const LIP10 = '198.19.0.10';
 const LIP11 = '198.19.0.11';
-const CLIENT: Host = { ip: '198.18.0.1', mac: '02:00:00:00:01:01' };
-const RS1: Host = { ip: '198.19.0.2', mac: '02:00:00:00:02:02' };
 
 // Each gateway gets ring devices of its own name (restarting on the same
 // names is lifecycle.test.ts's subject).

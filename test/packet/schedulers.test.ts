@@ -35,14 +35,12 @@ import { formatIPv4 } from '../../src/config/net';
 import { buildPlan } from '../../src/plan/build';
 import { RingGateway } from './harness';
 import { badChecksums, drainAll, drop, isGatewayArpProbe, MSS_1460, resolveNeighbours, runFixtures, waitUntil, type Host } from './fixtures';
+import { VIP, WAN_IP, LAN_IP } from './addresses';
 
 // ---------------------------------------------------------------------------
 // Addresses and configuration
 // ---------------------------------------------------------------------------
 
-const VIP = '198.18.0.100';
-const WAN_IP = '198.18.0.254';
-const LAN_IP = '198.19.0.254';
 const LIPS = ['198.19.0.10', '198.19.0.11'];
 const CLIENT_MAC = '02:00:00:00:01:01';
 const RS_PORT = 8080;

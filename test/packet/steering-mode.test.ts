@@ -14,12 +14,10 @@ import { readStats } from '../../src/stats';
 import { RingGateway } from './harness';
 import { compareFrames, isGatewayArpProbe, MSS_1460, resolveNeighbours, type Host } from './fixtures';
 import { dpdkYaml } from './steering';
+import { VIP, LIP, CLIENT } from './addresses';
 
-const VIP = '198.18.0.100';
 const FRONT_IP = '198.18.0.254';
 const BACK_IP = '198.19.0.254';
-const LIP = '198.19.0.10';
-const CLIENT: Host = { ip: '198.18.0.1', mac: '02:00:00:00:01:01' };
 const RS: Host = { ip: '198.19.0.2', mac: '02:00:00:00:02:02' };
 
 type Steering = 'auto' | 'flow' | 'redirect';

@@ -11,13 +11,8 @@ import { buildTcp, parsePacket } from '../lib/packet';
 import { RingGateway } from './harness';
 import { compareFrames, isGatewayArpProbe, MSS_1460, resolveNeighbours, seg, type Host } from './fixtures';
 import { dpdkYaml } from './steering';
+import { VIP, WAN_IP, LAN_IP, LIP, CLIENT, RS1 } from './addresses';
 
-const VIP = '198.18.0.100';
-const WAN_IP = '198.18.0.254';
-const LAN_IP = '198.19.0.254';
-const LIP = '198.19.0.10';
-const CLIENT: Host = { ip: '198.18.0.1', mac: '02:00:00:00:01:01' };
-const RS1: Host = { ip: '198.19.0.2', mac: '02:00:00:00:02:02' };
 
 const CONFIG = `
 ${dpdkYaml(2)}

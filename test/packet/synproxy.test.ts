@@ -28,13 +28,8 @@ import {
   type Host,
   type TcpSeg,
 } from './fixtures';
+import { VIP, WAN_IP, LAN_IP, LIP, CLIENT, RS1 } from './addresses';
 
-const VIP = '198.18.0.100';
-const WAN_IP = '198.18.0.254';
-const LAN_IP = '198.19.0.254';
-const LIP = '198.19.0.10';
-const CLIENT: Host = { ip: '198.18.0.1', mac: '02:00:00:00:01:01' };
-const RS1: Host = { ip: '198.19.0.2', mac: '02:00:00:00:02:02' };
 
 const config = (proxy: boolean, webServer = RS1.ip) => `
 dpdk: { lcores: { main: 0, workers: [1] }, memory_mb: 256, mbufs: 4095, idle_sleep_us: 20, rx_desc: 256, tx_desc: 256 }
