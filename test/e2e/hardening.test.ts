@@ -29,9 +29,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseDocument, type Document } from 'yaml';
-import { curl, setupEnv, skipReason, statsJson, teardownEnv, withGatewayLog, type Env } from './lib';
+import { curl, setupEnv, skipReason, spawnListening, statsJson, teardownEnv, withGatewayLog, type Env } from './lib';
 import type { Topology } from '../../src/demo/topology';
 import { repoRoot } from '../../src/demo/gateway-process';
 
@@ -329,22 +328,7 @@ const UPLOAD = `const s = require('node:net').connect(Number(process.argv[2]), p
 const DOWNLOAD = `const s = require('node:net').connect(Number(process.argv[2]), process.argv[1]); const t0 = Date.now(); let n = 0; s.setTimeout(20000, () => { console.log(JSON.stringify({ error: 'timeout', bytes: n })); process.exit(0); }); s.on('data', (d) => (n += d.length)); s.on('end', () => console.log(JSON.stringify({ bytes: n, ms: Date.now() - t0 }))); s.on('error', (e) => console.log(JSON.stringify({ error: e.message, bytes: n })));`;
 
 function listen(topo: Topology, ns: string, script: string, args: string[]): Promise<ChildProcess> {
-  const child = topo.spawnIn(ns, process.execPath, ['-e', script, ...args]);
-  return new Promise((resolve, reject) => {
-    let err = '';
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => reject(new Error(`server in ${ns}: not listening after 10 s ${err}`)), 10_000);
-    createInterface({ input: child.stdout! }).on('line', (l) => {
-      if (l === 'listening') {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server in ${ns} exited (${code}): ${err.trim()}`));
-    });
-  });
+  return spawnListening(topo, ns, script, args, `server in ${ns}`);
 }
 
 /** The path MTU `ns` has cached towards `dst` (ip route get), or null. */

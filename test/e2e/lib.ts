@@ -570,14 +570,16 @@ export function startHttpLoad(env: Env, urls: string[], concurrency: number): Ht
   };
 }
 
-/** A bare TCP listener on `port` in rs`i+1`'s namespace (accepts and closes); resolves once it listens. */
-export function startTcpListener(env: Env, i: number, port: number): Promise<ChildProcess> {
-  const script = `require('node:net').createServer((s) => s.destroy()).listen(${port}, () => console.log('listening'))`;
-  const child = env.topo.spawnIn(env.topo.ns.servers[i]!, process.execPath, ['-e', script]);
+/**
+ * Runs a node `script` (which prints "listening" once it listens) with `args`
+ * in namespace `ns`; resolves with the child once it listens. `what` names it in errors.
+ */
+export function spawnListening(topo: Topology, ns: string, script: string, args: string[], what: string): Promise<ChildProcess> {
+  const child = topo.spawnIn(ns, process.execPath, ['-e', script, ...args]);
   return new Promise((resolve, reject) => {
     let err = '';
     child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => reject(new Error(`tcp listener rs${i + 1}:${port}: not listening after 10 s ${err}`)), 10_000);
+    const timer = setTimeout(() => reject(new Error(`${what}: not listening after 10 s ${err}`)), 10_000);
     createInterface({ input: child.stdout! }).on('line', (l) => {
       if (l === 'listening') {
         clearTimeout(timer);
@@ -586,7 +588,13 @@ export function startTcpListener(env: Env, i: number, port: number): Promise<Chi
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`tcp listener rs${i + 1}:${port} exited (${code}): ${err.trim()}`));
+      reject(new Error(`${what} exited (${code}): ${err.trim()}`));
     });
   });
+}
+
+/** A bare TCP listener on `port` in rs`i+1`'s namespace (accepts and closes); resolves once it listens. */
+export function startTcpListener(env: Env, i: number, port: number): Promise<ChildProcess> {
+  const script = `require('node:net').createServer((s) => s.destroy()).listen(${port}, () => console.log('listening'))`;
+  return spawnListening(env.topo, env.topo.ns.servers[i]!, script, [], `tcp listener rs${i + 1}:${port}`);
 }

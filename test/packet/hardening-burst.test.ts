@@ -38,6 +38,7 @@ import {
   type Host,
 } from './fixtures';
 import { VIP, WAN_IP, LAN_IP, LIP, CLIENT, RS1 } from './addresses';
+import { prng } from '../lib/prng';
 
 const SESSIONS_MAX = 64;
 
@@ -57,17 +58,6 @@ const TOTAL_GARBAGE = 100_000;
 const ROUND = 500; // garbage frames per round (plus one session packet each way)
 const SEED = 0x5eed1e55;
 
-/** mulberry32: small, seeded, good enough to pick bytes and lengths. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Counters that end a received frame's life in the worker (one per frame). */
 function outcomes(c: Counters): number {

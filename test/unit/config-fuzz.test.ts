@@ -17,6 +17,7 @@ import { ConfigError } from '../../src/config/errors';
 import { loadConfig, parseConfig } from '../../src/config/load';
 import { EalError, ealArgs } from '../../src/dpdk/eal';
 import { buildPlan, PlanError } from '../../src/plan/build';
+import { prng } from '../lib/prng';
 
 // Runs from dist/test/unit; fixtures stay in the source tree.
 const ROOT = path.resolve(__dirname, '../../..');
@@ -32,17 +33,6 @@ const FILES = [
 const SEED = Number(process.env.CONFIG_FUZZ_SEED ?? 0xc0ff1e);
 const PER_FILE = Number(process.env.CONFIG_FUZZ_RUNS ?? 200);
 
-/** mulberry32. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Values of every YAML type (and some hostile ones) to put where a scalar was. */
 const VALUES = [
