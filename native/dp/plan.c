@@ -131,6 +131,7 @@ int fn_plan_build(struct fn_plan *p, unsigned n_workers, char *err, size_t errle
 		while (p->svc_ht[h])
 			h = (h + 1) & p->svc_mask;
 		p->svc_ht[h] = i + 1;
+		p->n_nat_services += s->nat != 0;
 	}
 	for (uint32_t i = 0; i < p->n_locals; i++) {
 		if (fn_plan_local(p, p->locals[i].ip))

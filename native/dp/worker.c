@@ -517,6 +517,17 @@ static void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, struct 
 				to_ctl(w, m);
 				return;
 			}
+			/* NAT mode: a server's reply is addressed to the client, which
+			 * names no worker (RSS hashed the server's side of the flow):
+			 * it goes round the workers, each looking once, as client-side
+			 * ICMP errors do. Only while the plan has NAT services, so a
+			 * FullNAT gateway never relays strangers' traffic. */
+			const unsigned nw = fn_dp.cfg.n_workers;
+			if (l == NULL && plan->n_nat_services && nw > 1 && w->rx_hops < nw - 1) {
+				FN_COUNT(w->ctr, nat_handed_on);
+				redirect(w, (w->idx + 1) % nw, m, (uint8_t)(w->rx_hops + 1));
+				return;
+			}
 			DROP(w, m, drop_no_service);
 		}
 		if (unlikely(ip->time_to_live <= 1)) {

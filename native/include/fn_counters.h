@@ -45,6 +45,7 @@
 	X(icmp_time_exceeded)     /* ICMP time exceeded sent for a TTL <= 1 packet (also counted in drop_ttl) */ \
 	X(icmp_rate_limited)      /* ICMP the gateway would send, held back by the per-worker rate limit */ \
 	X(icmp_handed_on)         /* client-side ICMP errors passed to the next worker to find their session */ \
+	X(nat_handed_on)          /* NAT-mode replies (to a client address) passed to the next worker to find their session */ \
 	X(redirected)             /* replies handed to the owning worker */  \
 	X(sessions_reset)         /* ended because their server was removed with reset */ \
 	X(to_kernel)              /* frames for the gateway's own stack (exception path) */ \

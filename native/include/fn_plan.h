@@ -117,6 +117,7 @@ struct fn_plan {
 	uint64_t gen;          /* publish generation: workers notice a new plan by it */
 	uint64_t timeout_tsc[FN_NTIMEOUTS];
 	uint32_t svc_mask, local_mask;
+	uint32_t n_nat_services; /* services with forwarding: nat (their replies are addressed to clients) */
 	uint32_t *svc_ht;      /* open addressing, slot = service index + 1, 0 empty */
 	uint32_t *local_ht;    /* same for locals */
 	/* Scheduling and LIP cursors, one stripe of cursor_stride per worker.
