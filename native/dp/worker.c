@@ -69,6 +69,18 @@ static inline void redirect(struct fn_worker *w, unsigned owner, struct rte_mbuf
 	FN_COUNT(w->ctr, redirected);
 }
 
+/* A frame that names no worker (a client-side ICMP error, a NAT-mode reply
+ * to a client address): pass it to the next worker, each looking once.
+ * Returns 0 when it was handed on, -1 when every worker has seen it. */
+static inline int hand_on(struct fn_worker *w, struct rte_mbuf *m)
+{
+	const unsigned n = fn_dp.cfg.n_workers;
+	if (n < 2 || w->rx_hops >= n - 1)
+		return -1;
+	redirect(w, (w->idx + 1) % n, m, (uint8_t)(w->rx_hops + 1));
+	return 0;
+}
+
 #define DROP(w, m, reason)                   \
 	do {                                 \
 		FN_COUNT((w)->ctr, reason);  \
@@ -376,12 +388,11 @@ static int icmp_error(struct fn_worker *w, const struct fn_local *l, struct rte_
 				redirect(w, owner, m, 1);
 				return 0;
 			}
-		} else if (n > 1 && w->rx_hops < n - 1) {
+		} else if (hand_on(w, m) == 0) {
 			/* Client side (or NAT mode): nothing in the error names the
 			 * worker that saw the flow (RSS hashed the router's address),
 			 * so it goes round the workers, each looking once. */
 			FN_COUNT(w->ctr, icmp_handed_on);
-			redirect(w, (w->idx + 1) % n, m, (uint8_t)(w->rx_hops + 1));
 			return 0;
 		}
 		if (l == NULL || (l->flags & FN_LOCAL_KERNEL))
@@ -522,10 +533,8 @@ static void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, struct 
 			 * it goes round the workers, each looking once, as client-side
 			 * ICMP errors do. Only while the plan has NAT services, so a
 			 * FullNAT gateway never relays strangers' traffic. */
-			const unsigned nw = fn_dp.cfg.n_workers;
-			if (l == NULL && plan->n_nat_services && nw > 1 && w->rx_hops < nw - 1) {
+			if (l == NULL && plan->n_nat_services && hand_on(w, m) == 0) {
 				FN_COUNT(w->ctr, nat_handed_on);
-				redirect(w, (w->idx + 1) % nw, m, (uint8_t)(w->rx_hops + 1));
 				return;
 			}
 			DROP(w, m, drop_no_service);
