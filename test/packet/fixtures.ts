@@ -303,6 +303,24 @@ function portNames(gw: RingGateway): string[] {
   return gw.cfg.ports.map((p) => p.name);
 }
 
+/**
+ * Frames that left `port` on any of the workers' TX queues (probes set
+ * aside) until n arrived or ms passed: with several workers a frame may
+ * leave from whichever worker owns its session.
+ */
+export async function collectAnyQueue(gw: RingGateway, port: string, n: number, ms = 1500): Promise<Buffer[]> {
+  const idx = portNames(gw).indexOf(port);
+  const mac = gw.mac(port);
+  const queues = gw.cfg.dpdk.lcores.workers.length;
+  const got: Buffer[] = [];
+  const end = Date.now() + ms;
+  while (got.length < n && Date.now() < end) {
+    for (let q = 0; q < queues; q++) got.push(...gw.native.ringDrain(idx, q).filter((f) => !isGatewayArpProbe(f, mac)));
+    if (got.length < n) await sleep(5);
+  }
+  return got;
+}
+
 /** Frames that left `port` (probes set aside) until n arrived or timeout. */
 export async function collectFrames(gw: RingGateway, port: string, n: number, timeoutMs = 2000): Promise<Buffer[]> {
   const mac = gw.mac(port);

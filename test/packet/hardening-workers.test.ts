@@ -11,8 +11,10 @@ import assert from 'node:assert/strict';
 import { buildIpv4Raw, buildTcp, checksum16, parsePacket } from '../lib/packet';
 import { dpdkYaml } from './steering';
 import { RingGateway } from './harness';
-import { compareFrames, isGatewayArpProbe, MSS_1460, resolveNeighbours, seg, type Ends, type Host } from './fixtures';
+import { collectAnyQueue, compareFrames, MSS_1460, resolveNeighbours, seg, type Ends, type Host } from './fixtures';
 import { VIP, LAN_IP, LIP, CLIENT, RS1 } from './addresses';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const ROUTER_WAN: Host = { ip: '198.18.0.2', mac: '02:00:00:00:01:02' };
 const ROUTER_LAN: Host = { ip: '198.19.0.1', mac: '02:00:00:00:02:01' };
@@ -28,8 +30,6 @@ services:
   - { name: web, vip: ${VIP}, port: 80, protocol: tcp, local_addresses: pool, real_servers: [{ address: ${RS1.ip}, port: 8080 }] }
 `;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** ICMP "fragmentation needed" (next-hop MTU 1280) quoting `quote`. */
 function icmpFrag(o: { ethSrc: string; ethDst: string; src: string; dst: string }, quote: Buffer, ttl = 64): Buffer {
   const m = Buffer.concat([Buffer.from([3, 4, 0, 0, 0, 0, 0x05, 0x00]), quote]);
@@ -43,18 +43,7 @@ describe('ICMP errors reach the worker that owns the session (2 workers)', () =>
   let lan = '';
   let lport = 0;
 
-  /** Non-probe frames leaving `port` on any TX queue within ms. */
-  async function out(port: 'wan' | 'lan', n: number, ms = 1500): Promise<Buffer[]> {
-    const idx = port === 'wan' ? 0 : 1;
-    const mac = port === 'wan' ? wan : lan;
-    const got: Buffer[] = [];
-    const end = Date.now() + ms;
-    while (got.length < n && Date.now() < end) {
-      for (const q of [0, 1]) got.push(...gw.native.ringDrain(idx, q).filter((f) => !isGatewayArpProbe(f, mac)));
-      if (got.length < n) await sleep(5);
-    }
-    return got;
-  }
+  const out = (port: 'wan' | 'lan', n: number, ms?: number) => collectAnyQueue(gw, port, n, ms);
 
   const c = (): Ends => ({ ethSrc: CLIENT.mac, ethDst: wan, src: CLIENT.ip, dst: VIP, sport: 40000, dport: 80 });
   const toC = (): Ends => ({ ethSrc: wan, ethDst: CLIENT.mac, src: VIP, dst: CLIENT.ip, sport: 80, dport: 40000 });

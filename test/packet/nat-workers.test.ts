@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { buildTcp } from '../lib/packet';
 import { dpdkYaml } from './steering';
 import { RingGateway } from './harness';
-import { compareFrames, isGatewayArpProbe, MSS_1460, resolveNeighbours, seg, type Ends } from './fixtures';
+import { collectAnyQueue, compareFrames, MSS_1460, resolveNeighbours, seg, type Ends } from './fixtures';
 import { VIP, LAN_IP, LIP, CLIENT, RS1 } from './addresses';
 
 const YAML = `
@@ -23,25 +23,12 @@ services:
   - { name: web, vip: ${VIP}, port: 80, protocol: tcp, forwarding: nat, local_addresses: pool, real_servers: [{ address: ${RS1.ip}, port: 8080 }] }
 `;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 describe('NAT mode: replies reach the worker that owns the session (2 workers)', () => {
   let gw: RingGateway;
   let wan = '';
   let lan = '';
 
-  /** Non-probe frames leaving `port` on any TX queue within ms. */
-  async function out(port: 'wan' | 'lan', n: number, ms = 1500): Promise<Buffer[]> {
-    const idx = port === 'wan' ? 0 : 1;
-    const mac = port === 'wan' ? wan : lan;
-    const got: Buffer[] = [];
-    const end = Date.now() + ms;
-    while (got.length < n && Date.now() < end) {
-      for (const q of [0, 1]) got.push(...gw.native.ringDrain(idx, q).filter((f) => !isGatewayArpProbe(f, mac)));
-      if (got.length < n) await sleep(5);
-    }
-    return got;
-  }
+  const out = (port: 'wan' | 'lan', n: number, ms?: number) => collectAnyQueue(gw, port, n, ms);
 
   // NAT mode: the server sees the client's own address and port.
   const c = (sport: number): Ends => ({ ethSrc: CLIENT.mac, ethDst: wan, src: CLIENT.ip, dst: VIP, sport, dport: 80 });
