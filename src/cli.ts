@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // fullnat command line: start, check, demo.
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
 import { ConfigError } from './config/errors';
@@ -199,13 +202,26 @@ async function start(file: string | undefined): Promise<void> {
   setInterval(() => {}, 1 << 30);
 }
 
+/**
+ * `fullnat bench`: the bench is a program of its own (bench/run.ts, its own
+ * options), not part of the gateway; run it with the same arguments and
+ * terminal, pass signals on and its exit status back.
+ */
+function runBench(args: string[]): Promise<number> {
+  const script = path.resolve(__dirname, '..', 'bench', 'run.js');
+  if (!fs.existsSync(script)) fail(`the bench is not built (no ${script}): run npm run build in the source tree`, 2);
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [script, ...args], { stdio: 'inherit' });
+    const pass = (signal: NodeJS.Signals) => child.kill(signal);
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, pass);
+    child.on('error', (e) => fail(`fullnat bench: ${e.message}`));
+    child.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? os.constants.signals[signal] : 0)));
+  });
+}
+
 async function main(): Promise<void> {
   const [cmd, ...rest] = process.argv.slice(2);
-  if (cmd === 'bench') {
-    // The bench has its own options (bench/main.ts).
-    const { benchMain } = await import('../bench/main');
-    process.exit(await benchMain(rest));
-  }
+  if (cmd === 'bench') process.exit(await runBench(rest));
   const { values } = parseArgs({
     args: rest,
     options: {

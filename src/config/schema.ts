@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { formatPath } from './errors';
 import { formatIPv4, formatNetwork, inSubnet, isCidr, isIPv4, parseCidr, parseIPv4 } from './net';
-import { isPrime } from '../plan/maglev';
+import { isPrime } from './prime';
 
 // Messages are written "expected …, got …"; load.ts prefixes file:line:col and path.
 export function describeValue(v: unknown): string {

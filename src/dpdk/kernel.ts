@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import type { Config } from '../config/schema';
 import type { Logger } from '../log';
 import { parseCidr, parseIPv4 } from '../config/net';
-import { kernelInterface } from '../plan/build';
+import { kernelInterface } from '../config/kernel-interface';
 
 function run(cmd: string, args: string[]): void {
   execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });

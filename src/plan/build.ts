@@ -4,6 +4,7 @@
 import type { Config } from '../config/schema';
 import { parseDevice } from '../config/schema';
 import { inSubnet, parseCidr, parseIPv4 } from '../config/net';
+import { kernelInterface } from '../config/kernel-interface';
 import { TIMEOUT_ORDER, type NativePlan, type NativeStartConfig } from '../native';
 import { IdRegistry, realServerKey, serviceKey } from './ids';
 import { schedTable } from './sched';
@@ -53,13 +54,6 @@ export interface BuiltPlan {
 }
 
 export class PlanError extends Error {}
-
-/** The port's kernel interface name, or null when it has none (ring ports by default). */
-export function kernelInterface(p: Config['ports'][number]): string | null {
-  if (p.kernel_interface === false) return null;
-  if (p.kernel_interface) return p.kernel_interface;
-  return parseDevice(p.device)?.kind === 'ring' ? null : `fn-${p.name}`.slice(0, 15);
-}
 
 /** The ethdev name EAL gives a device string, or the ring name. */
 export function ethdevName(device: string): { name: string; ring: boolean } {

@@ -49,6 +49,8 @@
 // an empty Uint32Array (like rrTable's [] : "no server", the data plane drops
 // or rejects), not an error: health checks can take every server down.
 
+import { isPrime } from '../config/prime';
+
 /** Table size the gateway uses unless configured: prime, ~65 entries per backend at 1000 backends. */
 export const MAGLEV_DEFAULT_SIZE = 65537;
 
@@ -67,17 +69,6 @@ export interface MaglevOptions {
    * for weight 0 entries), instead of hashing the names. For test vectors.
    */
   params?: readonly { offset: number; skip: number }[];
-}
-
-/** Deterministic primality test (trial division by 6k +/- 1; table sizes are small). */
-export function isPrime(n: number): boolean {
-  if (!Number.isSafeInteger(n) || n < 2) return false;
-  if (n < 4) return true;
-  if (n % 2 === 0 || n % 3 === 0) return false;
-  for (let d = 5; d * d <= n; d += 6) {
-    if (n % d === 0 || n % (d + 2) === 0) return false;
-  }
-  return true;
 }
 
 /** MurmurHash3 x86 32-bit (Austin Appleby's reference) of `data`. */

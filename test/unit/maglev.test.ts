@@ -2,8 +2,8 @@
 // determinism, weights, argument errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { isPrime } from '../../src/config/prime';
 import {
-  isPrime,
   MAGLEV_DEFAULT_SIZE,
   maglevPermutationParams,
   maglevTable,
