@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import { checkConfig, configSchema, type Config, type ConfigInput } from '../src/config/schema';
 import { ealArgs, removeRuntimeDir } from '../src/dpdk/eal';
-import { loadNative, type Native } from '../src/native';
+import { loadNative, loadNativeTesting, type Native, type NativeTesting } from '../src/native';
 import { buildPlan } from '../src/plan/build';
 import { readStats, type Counters } from '../src/stats';
 import { buildArp } from '../test/lib/packet';
@@ -39,6 +39,8 @@ export function validConfig(input: ConfigInput): Config {
 
 export class BenchGateway {
   readonly native: Native = loadNative();
+  /** Ring inject/drain and the pump: the addon's bench hooks. */
+  readonly testing: NativeTesting = loadNativeTesting();
   private readonly portIdx: Map<string, number>;
   memoryNeededMb = 0;
   /** Resident KiB once EAL is up, before the data plane allocates its tables. */
@@ -96,14 +98,14 @@ export class BenchGateway {
     while (Date.now() < end) {
       const done = this.native.neighbours().filter((n) => n.resolved);
       if (hosts.every((h) => done.some((n) => n.ip === h.ip && n.mac === h.mac))) {
-        this.native.ringDrain(pi, 0);
+        this.testing.ringDrain(pi, 0);
         return;
       }
-      this.native.ringDrain(pi, 0);
+      this.testing.ringDrain(pi, 0);
       const replies = hosts.map((h) =>
         buildArp({ op: 'reply', ethSrc: h.mac, ethDst: mac, senderMac: h.mac, senderIp: ipStr(h.ip), targetMac: mac, targetIp: portIp }),
       );
-      this.native.ringInject(pi, 0, replies);
+      this.testing.ringInject(pi, 0, replies);
       await sleep(20);
     }
     throw new Error(`neighbours on ${port} not resolved within ${timeoutMs} ms: ${JSON.stringify(this.native.neighbours())}`);

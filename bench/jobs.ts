@@ -110,7 +110,7 @@ class Pumper {
   pump(name: string, port: string, frames: Buffer[], count: number): void {
     const before = this.gw.worker();
     const s0 = schedstat(this.tid);
-    const r = this.gw.native.benchPump(this.gw.idx(port), 0, frames, count);
+    const r = this.gw.testing.benchPump(this.gw.idx(port), 0, frames, count);
     // benchPump returns once the output has been quiet for 20 ms; a worker
     // preempted for longer (a busy machine) still has frames in its RX ring.
     // Wait until it has received all of them, draining meanwhile, so the
@@ -118,7 +118,7 @@ class Pumper {
     let after = this.gw.worker();
     const end = Date.now() + 60_000;
     while (after.rx_packets! - before.rx_packets! < r.injected && Date.now() < end) {
-      this.gw.native.benchPump(this.gw.idx(port), 0, frames, 0);
+      this.gw.testing.benchPump(this.gw.idx(port), 0, frames, 0);
       after = this.gw.worker();
     }
     const s1 = schedstat(this.tid);

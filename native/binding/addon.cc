@@ -3,7 +3,7 @@
 
 #include "dataplane.h"
 #include "eal.h"
-#include "ringport.h"
+#include "testing.h"
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports)
 {
@@ -20,10 +20,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
 	exports.Set("readRealServers", Napi::Function::New(env, ReadRealServers));
 	exports.Set("sessions", Napi::Function::New(env, Sessions));
 	exports.Set("readServices", Napi::Function::New(env, ReadServices));
-	exports.Set("synProxyClockSkew", Napi::Function::New(env, SynProxyClockSkew));
-	exports.Set("ringInject", Napi::Function::New(env, RingInject));
-	exports.Set("ringDrain", Napi::Function::New(env, RingDrain));
-	exports.Set("benchPump", Napi::Function::New(env, BenchPump));
+	exports.Set("testing", TestingExports(env)); // tests and bench only
 	return exports;
 }
 

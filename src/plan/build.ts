@@ -5,7 +5,7 @@ import type { Config } from '../config/schema';
 import { parseDevice } from '../config/schema';
 import { inSubnet, parseCidr, parseIPv4 } from '../config/net';
 import { kernelInterface } from '../config/kernel-interface';
-import { TIMEOUT_ORDER, type NativePlan, type NativeStartConfig } from '../native';
+import { TIMEOUT_ORDER, type NativePlan, type NativeStartConfig } from './contract';
 import { IdRegistry, realServerKey, serviceKey } from './ids';
 import { schedTable } from './sched';
 

@@ -10,7 +10,8 @@
 import type { Config } from '../config/schema';
 import { parseDevice } from '../config/schema';
 import { ealArgs, removeRuntimeDir } from '../dpdk/eal';
-import type { Native, NativePlan, NativePortInfo, NativeStartConfig } from '../native';
+import type { Native, NativePortInfo } from '../native';
+import type { NativePlan, NativeStartConfig } from '../plan/contract';
 import { BASE_MEMORY_MB, MBUF_BYTES, SESSION_BYTES, type BuiltPlan } from '../plan/build';
 import type { Check, PortProbe } from './types';
 

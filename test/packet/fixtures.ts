@@ -315,7 +315,7 @@ export async function collectAnyQueue(gw: RingGateway, port: string, n: number, 
   const got: Buffer[] = [];
   const end = Date.now() + ms;
   while (got.length < n && Date.now() < end) {
-    for (let q = 0; q < queues; q++) got.push(...gw.native.ringDrain(idx, q).filter((f) => !isGatewayArpProbe(f, mac)));
+    for (let q = 0; q < queues; q++) got.push(...gw.testing.ringDrain(idx, q).filter((f) => !isGatewayArpProbe(f, mac)));
     if (got.length < n) await sleep(5);
   }
   return got;

@@ -172,7 +172,7 @@ describe('a burst of 100,000 malformed and random frames during a live TCP sessi
       const drainPorts = () => {
         for (const p of ['wan', 'lan'] as const) {
           for (;;) {
-            const got = gw.native.ringDrain(p === 'wan' ? 0 : 1, 0, 1024);
+            const got = gw.testing.ringDrain(p === 'wan' ? 0 : 1, 0, 1024);
             drained[p].push(...got);
             if (got.length < 1024) break;
           }

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import pino from 'pino';
 import { parseConfig } from '../../src/config/load';
 import { Gateway } from '../../src/gateway';
-import { loadNative, type Native } from '../../src/native';
+import { loadNative, loadNativeTesting, type Native, type NativeTesting } from '../../src/native';
 import { buildArp, buildUdp, parsePacket } from '../lib/packet';
 import { compareFrames } from './fixtures';
 import { VIP, LAN_IP } from './addresses';
@@ -40,13 +40,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('LIP port exhaustion is logged, naming the pool, rate-limited per pool', () => {
   const records: Rec[] = [];
   let native: Native;
+  let testing: NativeTesting;
   let gw: Gateway;
   let wanMac = '';
   let lanMac = '';
 
   const exhausted = (pool: string) => records.filter((r) => r.msg.startsWith('local ports exhausted') && r.pool === pool);
   const udpTo = (sport: number, dport: number) => buildUdp({ ethSrc: CLIENT.mac, ethDst: wanMac, src: CLIENT.ip, dst: VIP, sport, dport, ttl: 64, id: sport, payload: Buffer.from(`flow ${sport}`) });
-  const inject = (frames: Buffer[], port = 0) => assert.equal(native.ringInject(port, 0, frames), frames.length);
+  const inject = (frames: Buffer[], port = 0) => assert.equal(testing.ringInject(port, 0, frames), frames.length);
   const counters = () => {
     const names = native.counterNames();
     const flat = native.readCounters();
@@ -71,13 +72,14 @@ describe('LIP port exhaustion is logged, naming the pool, rate-limited per pool'
   before(async () => {
     const log = pino({ level: 'info', base: undefined }, { write: (s: string) => void records.push(JSON.parse(s) as Rec) });
     native = loadNative();
+    testing = loadNativeTesting();
     gw = new Gateway(parseConfig(YAML, 'exhaustion.yaml'), native, log);
     gw.start();
     wanMac = native.portInfo(0)!.mac;
     lanMac = native.portInfo(1)!.mac;
     // Answer the gateway's ARP requests for RS1 until it is resolved.
     await until('RS1 resolved', 5000, () => {
-      for (const f of native.ringDrain(1, 0)) {
+      for (const f of testing.ringDrain(1, 0)) {
         const p = parsePacket(f);
         if (p.arp?.op === 'request' && p.arp.targetIp === RS1.ip) {
           inject([buildArp({ op: 'reply', ethSrc: RS1.mac, ethDst: lanMac, senderMac: RS1.mac, senderIp: RS1.ip, targetMac: lanMac, targetIp: LAN_IP })], 1);
@@ -85,8 +87,8 @@ describe('LIP port exhaustion is logged, naming the pool, rate-limited per pool'
       }
       return native.neighbours().some((n) => n.resolved);
     });
-    native.ringDrain(0, 0);
-    native.ringDrain(1, 0);
+    testing.ringDrain(0, 0);
+    testing.ringDrain(1, 0);
   });
   after(() => gw?.stop());
 
@@ -121,10 +123,10 @@ describe('LIP port exhaustion is logged, naming the pool, rate-limited per pool'
     if (bDropped < first.time + 8000) assert.ok(b.time < first.time + 10_000, 'tiny-b logged inside tiny-a\'s 10 s window');
 
     // The existing flows are untouched while the pools are empty: a reply reaches the client.
-    native.ringDrain(0, 0);
+    testing.ringDrain(0, 0);
     const reply = buildUdp({ ethSrc: RS1.mac, ethDst: lanMac, src: RS1.ip, dst: '198.19.0.10', sport: 5353, dport: 2000, ttl: 64, id: 77, payload: Buffer.from('answer') });
     inject([reply], 1);
-    const got = await until('the reply to flow 5000', 3000, () => native.ringDrain(0, 0)[0]);
+    const got = await until('the reply to flow 5000', 3000, () => testing.ringDrain(0, 0)[0]);
     assert.deepEqual(compareFrames(got, buildUdp({ ethSrc: wanMac, ethDst: CLIENT.mac, src: VIP, dst: CLIENT.ip, sport: 53, dport: 5000, ttl: 63, id: 77, payload: Buffer.from('answer') })), []);
 
     // The second tiny-a line comes only once 10 s have passed since the first, and sums what it held back.

@@ -3,7 +3,7 @@
 import { parseConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
 import { ealArgs, removeRuntimeDir } from '../../src/dpdk/eal';
-import { loadNative, type Native } from '../../src/native';
+import { loadNative, loadNativeTesting, type Native, type NativeTesting } from '../../src/native';
 import { buildPlan } from '../../src/plan/build';
 import { IdRegistry, realServerKey, serviceKey } from '../../src/plan/ids';
 import { readStats, type Counters } from '../../src/stats';
@@ -14,6 +14,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class RingGateway {
   readonly native: Native;
+  /** Ring inject/drain: the addon's test hooks. */
+  readonly testing: NativeTesting;
   cfg: Config;
   /** Stable ids across apply() calls, as the gateway keeps them. */
   readonly ids = new IdRegistry();
@@ -21,6 +23,7 @@ export class RingGateway {
 
   private constructor(cfg: Config) {
     this.native = loadNative();
+    this.testing = loadNativeTesting();
     this.cfg = cfg;
     this.portIdx = new Map(cfg.ports.map((p, i) => [p.name, i]));
   }
@@ -58,7 +61,7 @@ export class RingGateway {
   }
 
   inject(port: string, frames: Buffer[], queue = 0): void {
-    const n = this.native.ringInject(this.idx(port), queue, frames);
+    const n = this.testing.ringInject(this.idx(port), queue, frames);
     if (n !== frames.length) throw new Error(`ring port ${port}: accepted ${n} of ${frames.length} frames`);
   }
 
@@ -67,7 +70,7 @@ export class RingGateway {
     const out: Buffer[] = [];
     const end = Date.now() + timeoutMs;
     while (out.length < n && Date.now() < end) {
-      out.push(...this.native.ringDrain(this.idx(port), queue));
+      out.push(...this.testing.ringDrain(this.idx(port), queue));
       if (out.length < n) await sleep(1);
     }
     return out;
@@ -76,7 +79,7 @@ export class RingGateway {
   /** Everything that leaves `port` within ms (to show that nothing does). */
   async quiet(port: string, ms = 150, queue = 0): Promise<Buffer[]> {
     await sleep(ms);
-    return this.native.ringDrain(this.idx(port), queue);
+    return this.testing.ringDrain(this.idx(port), queue);
   }
 
   /**

@@ -207,7 +207,7 @@ class Lb {
   private drainLan(): { f: Buffer; q: number }[] {
     const out: { f: Buffer; q: number }[] = [];
     for (let q = 0; q < this.queues; q++) {
-      for (const f of this.gw.native.ringDrain(this.lanIdx, q)) if (!isGatewayArpProbe(f, this.lanMac)) out.push({ f, q });
+      for (const f of this.gw.testing.ringDrain(this.lanIdx, q)) if (!isGatewayArpProbe(f, this.lanMac)) out.push({ f, q });
     }
     return out;
   }

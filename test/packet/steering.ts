@@ -204,7 +204,7 @@ class Run {
     for (const port of ['wan', 'lan'] as const) {
       for (let q = 0; q < this.n; q++) {
         for (;;) {
-          const frames = this.gw.native.ringDrain(this.portIdx[port], q, 256);
+          const frames = this.gw.testing.ringDrain(this.portIdx[port], q, 256);
           for (const f of frames) this.take(port, q, f);
           got += frames.length;
           if (frames.length < 256) break;

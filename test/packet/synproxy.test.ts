@@ -146,7 +146,7 @@ describe('SYN proxy (syn_proxy: true)', () => {
     await drainAll(gw);
   });
   after(() => {
-    gw?.native.synProxyClockSkew(0);
+    gw?.testing.synProxyClockSkew(0);
     gw?.stop();
   });
 
@@ -207,25 +207,25 @@ describe('SYN proxy (syn_proxy: true)', () => {
       drop('SYN-ACK with no session to the proxied service', 'wan', buildTcp({ ...c(43000), ...seg({ flags: 'SA', seq: cisn, ack: 1, id: 0x0908 }), ttl: 64 }), 'drop_no_session'),
     ]);
     // Stale: a cookie made two slots (128 s) ago is refused, whatever the phase of the clock.
-    gw.native.synProxyClockSkew(-128);
+    gw.testing.synProxyClockSkew(-128);
     const old = await synAck(43002, cisn, 1460);
-    gw.native.synProxyClockSkew(0);
+    gw.testing.synProxyClockSkew(0);
     await runFixtures(gw, [drop('ACK with a cookie two time slots old', 'wan', ack(43002, cisn + 1, old + 1, 0x0909), BAD)]);
 
     // Previous slot (64 s ago) is accepted. If the clock crossed a slot
     // boundary between the SYN and the ACK the cookie is two slots old: the
     // SYN's slot bits tell, and the pair is retried once.
     for (let attempt = 0; ; attempt++) {
-      gw.native.synProxyClockSkew(-64);
+      gw.testing.synProxyClockSkew(-64);
       const prev = await synAck(43003 + attempt, cisn, 1460);
-      gw.native.synProxyClockSkew(0);
+      gw.testing.synProxyClockSkew(0);
       const before = gw.counters();
       gw.inject('wan', [ack(43003 + attempt, cisn + 1, prev + 1, 0x090a)]);
       const got = await collectFrames(gw, 'lan', 1, 1000);
       if (got.length === 0 && attempt === 0) {
-        gw.native.synProxyClockSkew(-64);
+        gw.testing.synProxyClockSkew(-64);
         const probe = await synAck(43010, cisn, 1460);
-        gw.native.synProxyClockSkew(0);
+        gw.testing.synProxyClockSkew(0);
         if (probe >>> 27 !== prev >>> 27) continue; // the slot moved under the test: retry
       }
       const lport = nextLport++;

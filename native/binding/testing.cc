@@ -1,15 +1,17 @@
-// The test/bench side of ring ports: put frames on a port's RX ring, take
-// what the gateway transmitted from its TX ring.
-#include "ringport.h"
+// Exports only tests and the bench use, registered apart as `testing`: the
+// ring side of ring ports, the bench pump and the SYN cookie clock.
+#include "testing.h"
 
 #include <vector>
+
+#include "dataplane.h"
 
 extern "C" {
 #include "fn_dp.h"
 }
 
 // ringInject(portIdx, queue, frames: Buffer[]) -> number accepted
-Napi::Value RingInject(const Napi::CallbackInfo &info)
+static Napi::Value RingInject(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsArray())
@@ -33,7 +35,7 @@ Napi::Value RingInject(const Napi::CallbackInfo &info)
 }
 
 // benchPump(portIdx, queue, frames: Buffer[], count) -> { injected, drained, cycles, tscHz }
-Napi::Value BenchPump(const Napi::CallbackInfo &info)
+static Napi::Value BenchPump(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	if (info.Length() < 4 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsArray() || !info[3].IsNumber())
@@ -62,7 +64,7 @@ Napi::Value BenchPump(const Napi::CallbackInfo &info)
 }
 
 // ringDrain(portIdx, queue, max = 1024) -> Buffer[]
-Napi::Value RingDrain(const Napi::CallbackInfo &info)
+static Napi::Value RingDrain(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber())
@@ -77,4 +79,14 @@ Napi::Value RingDrain(const Napi::CallbackInfo &info)
 	for (unsigned i = 0; i < n; i++)
 		out.Set(i, Napi::Buffer<uint8_t>::Copy(env, buf.data() + offs[i], lens[i]));
 	return out;
+}
+
+Napi::Object TestingExports(Napi::Env env)
+{
+	Napi::Object t = Napi::Object::New(env);
+	t.Set("ringInject", Napi::Function::New(env, RingInject));
+	t.Set("ringDrain", Napi::Function::New(env, RingDrain));
+	t.Set("benchPump", Napi::Function::New(env, BenchPump));
+	t.Set("synProxyClockSkew", Napi::Function::New(env, SynProxyClockSkew));
+	return t;
 }
