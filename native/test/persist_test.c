@@ -97,6 +97,26 @@ static void replacement(void)
 	CHECK(one_bucket[3].key == fn_persist_key(1, A(7)), "expiry 70 replaced");
 }
 
+/* Storage from fn_persist_init (rte_malloc: run after EAL): half a slot per
+ * session, at least 1024, a power of two so the mask works; zeroed. */
+void test_persistence_storage(void)
+{
+	struct fn_persist saved = fn_persist;
+	CHECK(fn_persist_init(100) == 0 && fn_persist.mask == 1023, "small: 1024 slots");
+	fn_persist_fini();
+	CHECK(fn_persist.slot == NULL, "fini clears");
+	CHECK(fn_persist_init(10000) == 0 && fn_persist.mask == 8191, "10000 sessions: 8192 slots");
+	unsigned zero = 0;
+	for (uint32_t i = 0; i <= fn_persist.mask; i++)
+		zero += fn_persist.slot[i].key == 0 && fn_persist.slot[i].val == 0;
+	CHECK(zero == 8192, "all empty");
+	CHECK(fn_persist_get(0, 0, 0) == -1, "miss");
+	fn_persist_put(3, A(9), 12, 10);
+	CHECK(fn_persist_get(3, A(9), 9) == 12, "usable");
+	fn_persist_fini();
+	fn_persist = saved;
+}
+
 void test_persistence(void)
 {
 	struct fn_persist saved = fn_persist;
