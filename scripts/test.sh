@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# All tests, in order: native (C tests of the data plane, no EAL), unit (no
-# DPDK; includes the config fuzzer), packet fixtures (DPDK in-process on ring
+# All tests, in order: native (C tests of the data plane; EAL on ordinary
+# pages for the tables that allocate with rte_malloc), unit (no DPDK;
+# includes the config fuzzer), packet fixtures (DPDK in-process on ring
 # ports), end-to-end (namespaces, real programs), fuzz (libFuzzer over the
 # packet path with ASan+UBSan for FUZZ_SECONDS, default 60). Node test files
 # run one at a time: DPDK processes pin CPUs and there are only two here.
