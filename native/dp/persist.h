@@ -2,9 +2,10 @@
  * server of a service for a while. One table shared by all workers, since
  * RSS may spread one client's connections over several: 4-way buckets (one
  * cache line) of two-word slots written with plain atomic stores (no locks).
- * A reader accepts a slot only if key and value agree (a 16-bit tag from the
+ * A reader accepts a slot only if key and value agree (a 14-bit tag from the
  * key is kept in the value), so a torn pair from two racing writers reads as
- * a miss. A full bucket gives up its entry that expires first. */
+ * a miss. A full bucket gives up its entry that expires first. The server id
+ * takes 18 bits: every id below FN_MAX_RS (2^18) must survive the round trip. */
 #ifndef FN_PERSIST_H
 #define FN_PERSIST_H
 
@@ -12,9 +13,11 @@
 
 #include <rte_hash_crc.h>
 
+#include "fn_plan.h"
+
 struct fn_persist_slot {
 	uint64_t key;  /* (service id + 1) << 32 | masked client address */
-	uint64_t val;  /* expire_s << 32 | server id << 16 | tag */
+	uint64_t val;  /* expire_s << 32 | server id << 14 | tag */
 };
 
 struct fn_persist {
@@ -33,6 +36,15 @@ static inline uint64_t fn_persist_key(uint32_t svc_id, uint32_t masked)
 }
 
 #define FN_PERSIST_WAYS 4
+#define FN_PERSIST_TAG_BITS 14
+#define FN_PERSIST_TAG_MASK ((1u << FN_PERSIST_TAG_BITS) - 1)
+_Static_assert(FN_MAX_RS <= 1u << (32 - FN_PERSIST_TAG_BITS), "server ids must fit beside the tag");
+
+/* The tag: high bits of the hash (the low ones chose the bucket). */
+static inline uint64_t fn_persist_tag(uint32_t h)
+{
+	return (h >> 18) & FN_PERSIST_TAG_MASK;
+}
 
 static inline struct fn_persist_slot *fn_persist_bucket(uint32_t h)
 {
@@ -51,8 +63,8 @@ static inline int32_t fn_persist_get(uint32_t svc_id, uint32_t masked, uint32_t 
 			continue;
 		uint64_t v = __atomic_load_n(&b[i].val, __ATOMIC_ACQUIRE);
 		uint64_t k2 = __atomic_load_n(&b[i].key, __ATOMIC_ACQUIRE);
-		if (k2 == key && (uint16_t)v == (uint16_t)(h >> 16) && (uint32_t)(v >> 32) > now_s)
-			return (int32_t)((v >> 16) & 0xffff);
+		if (k2 == key && (v & FN_PERSIST_TAG_MASK) == fn_persist_tag(h) && (uint32_t)(v >> 32) > now_s)
+			return (int32_t)((v >> FN_PERSIST_TAG_BITS) & (FN_MAX_RS - 1));
 	}
 	return -1;
 }
@@ -73,7 +85,9 @@ static inline void fn_persist_put(uint32_t svc_id, uint32_t masked, uint32_t rs_
 		    (uint32_t)(__atomic_load_n(&s->val, __ATOMIC_RELAXED) >> 32))
 			s = &b[i];
 	}
-	__atomic_store_n(&s->val, ((uint64_t)expire_s << 32) | ((uint64_t)(rs_id & 0xffff) << 16) | (uint16_t)(h >> 16),
+	__atomic_store_n(&s->val,
+			 ((uint64_t)expire_s << 32) | ((uint64_t)(rs_id & (FN_MAX_RS - 1)) << FN_PERSIST_TAG_BITS) |
+				 fn_persist_tag(h),
 			 __ATOMIC_RELEASE);
 	__atomic_store_n(&s->key, key, __ATOMIC_RELEASE);
 }

@@ -32,14 +32,19 @@ static void layout(void)
 	fn_persist_put(1, A(1), 7, 100);
 	struct fn_persist_slot *b = &many[h & 1020];
 	CHECK(b[0].key == key, "first way of its bucket");
-	CHECK(b[0].val == ((100ull << 32) | (7u << 16) | (h >> 16)), "expiry, server id, tag: %#llx",
+	CHECK(b[0].val == ((100ull << 32) | (7u << 14) | ((h >> 18) & 0x3fff)), "expiry, server id, tag: %#llx",
 	      (unsigned long long)b[0].val);
 	CHECK(fn_persist_get(1, A(1), 50) == 7, "hit");
 	CHECK(fn_persist_get(1, A(1), 99) == 7, "hit the second before expiry");
 	CHECK(fn_persist_get(1, A(1), 100) == -1, "expired at its expiry second");
 	CHECK(fn_persist_get(1, A(2), 50) == -1, "another address misses");
 	fn_persist_put(1, A(1), 65535, 100);
-	CHECK(fn_persist_get(1, A(1), 0) == 65535, "the largest 16-bit server id");
+	CHECK(fn_persist_get(1, A(1), 0) == 65535, "server id 65535");
+	/* Ids go up to FN_MAX_RS - 1 (2^18 - 1): a 16-bit field lost ids >= 65536. */
+	fn_persist_put(1, A(1), 65536, 100);
+	CHECK(fn_persist_get(1, A(1), 0) == 65536, "server id 65536");
+	fn_persist_put(1, A(1), FN_MAX_RS - 1, 100);
+	CHECK(fn_persist_get(1, A(1), 0) == (int32_t)(FN_MAX_RS - 1), "the largest server id");
 
 	/* A torn pair (value from another writer) carries the wrong tag: a miss. */
 	b[0].val ^= 1;
