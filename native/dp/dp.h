@@ -90,25 +90,6 @@ struct fn_dp {
 
 extern struct fn_dp fn_dp;
 
-/* Sessions of a real server / a service over all workers. Each worker writes
- * only its own counters; this sums them with relaxed loads: a limit check may
- * be off by the flows other workers open at the same instant. */
-static inline uint32_t fn_rs_load(uint32_t id)
-{
-	int64_t n = 0;
-	for (unsigned i = 0; i < fn_dp.cfg.n_workers; i++)
-		n += __atomic_load_n(&fn_dp.workers[i].rs_active[id], __ATOMIC_RELAXED);
-	return n > 0 ? (uint32_t)n : 0;
-}
-
-static inline uint32_t fn_svc_load(uint32_t id)
-{
-	int64_t n = 0;
-	for (unsigned i = 0; i < fn_dp.cfg.n_workers; i++)
-		n += __atomic_load_n(&fn_dp.workers[i].svc_active[id], __ATOMIC_RELAXED);
-	return n > 0 ? (uint32_t)n : 0;
-}
-
 int fn_worker_main(void *arg);
 void fn_worker_prepare(struct fn_worker *w);
 unsigned fn_worker_iteration(struct fn_worker *w);
