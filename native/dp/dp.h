@@ -93,6 +93,8 @@ extern struct fn_dp fn_dp;
 int fn_worker_main(void *arg);
 void fn_worker_prepare(struct fn_worker *w);
 unsigned fn_worker_iteration(struct fn_worker *w);
+/* The bench's forwarding ceiling (harness.c), run instead of the loop when cfg.l2fwd. */
+int fn_worker_l2fwd(struct fn_worker *w);
 void *fn_ctl_main(void *arg);
 int fn_ports_start(char *err, size_t errlen);
 void fn_ports_stop(void);
