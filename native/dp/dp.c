@@ -20,7 +20,9 @@
 #include "synproxy.h"
 
 struct fn_dp fn_dp;
-/* Counters outlive a stop so the final figures can still be read. */
+/* Counters outlive a stop so the final figures can still be read. Both main:
+ * w at start; the array's entries are written by their thread (fn_dp.counters),
+ * read by main (relaxed). */
 static struct fn_counters *counters_keep;
 static unsigned counters_n;
 
