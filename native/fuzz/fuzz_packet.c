@@ -405,7 +405,7 @@ static struct fn_plan *make_plan(void)
 		return NULL;
 	}
 	p->acl[0] = (struct fn_acl){.net = ip4(198, 18, 0, 0), .mask = htonl(0xfffffff0), .allow = 0};
-	/* Sessions to real server id 1 (RS2:8080) are reset at their next packet (reset_session). */
+	/* Sessions to real server id 1 (RS2:8080) are reset at their next packet (fn_reset_session). */
 	p->reset_rs[0] = 1ULL << 1;
 	/* Short timeouts: the table churns and the sweeper runs. tcp_established long for the live session. */
 	const uint32_t to[FN_NTIMEOUTS] = {[FN_TO_TCP_SYN] = 1, [FN_TO_TCP_ESTABLISHED] = 3600, [FN_TO_TCP_FIN] = 1,
