@@ -199,37 +199,43 @@ static void handle_ip(const struct fn_plan *plan, struct rte_mbuf *m, unsigned p
 	send_frame(m, pi);
 }
 
+unsigned fn_ctl_poll_once(uint64_t *next_probe)
+{
+	struct rte_mbuf *pkts[FN_BURST];
+	const struct fn_plan *plan = __atomic_load_n(&fn_dp.plan, __ATOMIC_ACQUIRE);
+	unsigned did = 0;
+	for (unsigned wi = 0; wi < fn_dp.cfg.n_workers; wi++) {
+		unsigned n = rte_ring_sc_dequeue_burst(fn_dp.workers[wi].to_ctl, (void **)pkts, FN_BURST, NULL);
+		did += n;
+		for (unsigned i = 0; i < n; i++) {
+			unsigned pi = fn_dp.port_idx_of[pkts[i]->port];
+			struct rte_ether_hdr *eth = rte_pktmbuf_mtod(pkts[i], struct rte_ether_hdr *);
+			if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP))
+				handle_arp(plan, pkts[i], pi);
+			else
+				handle_ip(plan, pkts[i], pi);
+		}
+	}
+	did += from_kernel();
+	uint64_t now = rte_rdtsc();
+	if (now >= *next_probe) {
+		probe_neighbours(now);
+		*next_probe = now + rte_get_tsc_hz() / 20;
+	}
+	return did;
+}
+
 void *fn_ctl_main(void *arg)
 {
 	(void)arg;
 	const unsigned tid = fn_dp.cfg.n_workers;
-	struct rte_mbuf *pkts[FN_BURST];
-	uint64_t next_probe = 0, hz = rte_get_tsc_hz();
+	uint64_t next_probe = 0;
 
 	/* A registered non-EAL thread gets an lcore id: mempool caches work. */
 	rte_thread_register();
 	rte_rcu_qsbr_thread_online(fn_dp.rcu, tid);
 	while (__atomic_load_n(&fn_dp.running, __ATOMIC_ACQUIRE)) {
-		const struct fn_plan *plan = __atomic_load_n(&fn_dp.plan, __ATOMIC_ACQUIRE);
-		unsigned did = 0;
-		for (unsigned wi = 0; wi < fn_dp.cfg.n_workers; wi++) {
-			unsigned n = rte_ring_sc_dequeue_burst(fn_dp.workers[wi].to_ctl, (void **)pkts, FN_BURST, NULL);
-			did += n;
-			for (unsigned i = 0; i < n; i++) {
-				unsigned pi = fn_dp.port_idx_of[pkts[i]->port];
-				struct rte_ether_hdr *eth = rte_pktmbuf_mtod(pkts[i], struct rte_ether_hdr *);
-				if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP))
-					handle_arp(plan, pkts[i], pi);
-				else
-					handle_ip(plan, pkts[i], pi);
-			}
-		}
-		did += from_kernel();
-		uint64_t now = rte_rdtsc();
-		if (now >= next_probe) {
-			probe_neighbours(now);
-			next_probe = now + hz / 20;
-		}
+		unsigned did = fn_ctl_poll_once(&next_probe);
 		rte_rcu_qsbr_quiescent(fn_dp.rcu, tid);
 		if (!did)
 			usleep(500);

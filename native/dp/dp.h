@@ -25,14 +25,16 @@ struct fn_port_rt {
 	struct rte_ether_addr mac;       /* main: w at start; all: r */
 	int up;                          /* main only: started, must be stopped */
 	int socket;                      /* main: w at start; NUMA node of the device (or main's) */
-	struct rte_mempool *pool;        /* mbufs on that node: the port's RX queues fill from it */
+	struct rte_mempool *pool;        /* main only: w at start; mbufs on that node, the port's RX
+	                                  * queues fill from it */
 	uint8_t steering;                /* main: w at start; mode in effect */
-	char steering_why[160];
-	char spreading[96];              /* how client flows reach several workers */
-	uint16_t tap_id;                 /* kernel interface port; its queue 0 belongs to ctl */
+	char steering_why[160];          /* main only: w at start, r by fn_dp_port_info */
+	char spreading[96];              /* main only: how client flows reach several workers */
+	uint16_t tap_id;                 /* main: w at start; ctl: r. Kernel interface port; its queue 0
+	                                  * belongs to ctl */
 	int tap_up;                      /* main: w at start/stop; ctl: r */
 	struct rte_flow **flows;         /* main only: reply-steering rules */
-	unsigned n_flows;
+	unsigned n_flows;                /* main only: rules in flows */
 	struct rte_ring *rx[FN_MAX_WORKERS], *tx[FN_MAX_WORKERS]; /* ring ports only */
 };
 
@@ -62,20 +64,23 @@ struct fn_worker {
 	struct fn_sp_side *sp;           /* [sess.max] worker only: SYN proxy state per session (synproxy.h) */
 	struct {
 		int state;               /* 0 idle; main sets 1 (release); worker sets 2 when done (release) */
-		struct fn_session_filter f;
-		struct fn_session_info *out;
-		uint32_t max, n, cursor;
+		struct fn_session_filter f; /* main: w while state is 0; worker: r while 1 */
+		struct fn_session_info *out; /* main: w while 0; the buffer: worker: w while 1, main: r at 2 */
+		uint32_t max;            /* main: w while 0; worker: r while 1 */
+		uint32_t n, cursor;      /* main: w (0) while 0; worker: w while 1; main: r (n) at 2 */
 	} dump;                          /* session listing mailbox */
 } __rte_cache_aligned;
 
 struct fn_dp {
 	struct fn_dp_cfg cfg;            /* main: w at start; all: r */
 	struct fn_port_rt ports[FN_MAX_PORTS];
-	uint8_t port_idx_of[RTE_MAX_ETHPORTS]; /* DPDK port id -> config index */
-	struct rte_mempool *pool;        /* on the main lcore's node: control, tests, bench */
-	struct rte_mempool *node_pool[RTE_MAX_NUMA_NODES]; /* one per node that has ports */
-	struct fn_worker *workers;
-	struct fn_counters *counters;    /* n_workers + 1 (ctl last) */
+	uint8_t port_idx_of[RTE_MAX_ETHPORTS]; /* main: w at start; all: r. DPDK port id -> config index */
+	struct rte_mempool *pool;        /* main: w at start/stop; all: r. On the main lcore's node:
+	                                  * control, tests, bench */
+	struct rte_mempool *node_pool[RTE_MAX_NUMA_NODES]; /* main only (start/stop): one per node that has ports */
+	struct fn_worker *workers;       /* main: w at start/stop; all: r (each field says more) */
+	struct fn_counters *counters;    /* main: w at start; n_workers + 1 (ctl last), each written by
+	                                  * its own thread, read by main (relaxed) */
 	struct fn_plan *plan;            /* main: atomic store (publish); workers, ctl: atomic load */
 	uint64_t plan_gen;               /* main only: last generation published */
 	int hops_off;                    /* main: w at start; workers: r. mbuf dynfield (uint8_t):
@@ -84,35 +89,23 @@ struct fn_dp {
 	struct rte_rcu_qsbr *rcu;        /* thread ids 0..n-1 workers, n ctl */
 	int running;                     /* main: w (atomic); workers, ctl: r (atomic) */
 	int started;                     /* main only */
-	int ctl_started;
-	pthread_t ctl;
+	int ctl_started;                 /* main only */
+	pthread_t ctl;                   /* main only */
 };
 
 extern struct fn_dp fn_dp;
 
-/* Sessions of a real server / a service over all workers. Each worker writes
- * only its own counters; this sums them with relaxed loads: a limit check may
- * be off by the flows other workers open at the same instant. */
-static inline uint32_t fn_rs_load(uint32_t id)
-{
-	int64_t n = 0;
-	for (unsigned i = 0; i < fn_dp.cfg.n_workers; i++)
-		n += __atomic_load_n(&fn_dp.workers[i].rs_active[id], __ATOMIC_RELAXED);
-	return n > 0 ? (uint32_t)n : 0;
-}
-
-static inline uint32_t fn_svc_load(uint32_t id)
-{
-	int64_t n = 0;
-	for (unsigned i = 0; i < fn_dp.cfg.n_workers; i++)
-		n += __atomic_load_n(&fn_dp.workers[i].svc_active[id], __ATOMIC_RELAXED);
-	return n > 0 ? (uint32_t)n : 0;
-}
-
 int fn_worker_main(void *arg);
 void fn_worker_prepare(struct fn_worker *w);
 unsigned fn_worker_iteration(struct fn_worker *w);
+/* The bench's forwarding ceiling (harness.c), run instead of the loop when cfg.l2fwd. */
+int fn_worker_l2fwd(struct fn_worker *w);
 void *fn_ctl_main(void *arg);
+/* One pass of the control thread (fn_ctl_main's loop body; the fuzzer calls it
+ * too): frames the workers passed up, frames the kernel sends, neighbour
+ * probes once now >= *next_probe (then set to the next round's TSC).
+ * Returns the frames handled. */
+unsigned fn_ctl_poll_once(uint64_t *next_probe);
 int fn_ports_start(char *err, size_t errlen);
 void fn_ports_stop(void);
 

@@ -65,7 +65,8 @@ void fn_plan_free(struct fn_plan *p)
 		return -1;                          \
 	} while (0)
 
-int fn_plan_build(struct fn_plan *p, unsigned n_workers, char *err, size_t errlen)
+/* Every index the control plane wrote stays inside its array. */
+static int plan_check(const struct fn_plan *p, char *err, size_t errlen)
 {
 	for (uint32_t i = 0; i < p->n_services; i++) {
 		const struct fn_service *s = &p->services[i];
@@ -94,6 +95,13 @@ int fn_plan_build(struct fn_plan *p, unsigned n_workers, char *err, size_t errle
 	for (uint32_t i = 0; i < p->n_pool_lips; i++)
 		if (p->pool_lips[i] >= p->n_lips)
 			FAIL("pool entry %u names LIP %u of %u", i, p->pool_lips[i], p->n_lips);
+	return 0;
+}
+
+/* LIPs and next hops get their process-wide slots (lport pools, neighbour
+ * table), checked as they go. */
+static int plan_intern(struct fn_plan *p, char *err, size_t errlen)
+{
 	for (uint32_t i = 0; i < p->n_lips; i++) {
 		if (p->lips[i].lo == 0 || p->lips[i].lo > p->lips[i].hi)
 			FAIL("LIP %u: bad port range %u-%u", i, p->lips[i].lo, p->lips[i].hi);
@@ -101,7 +109,6 @@ int fn_plan_build(struct fn_plan *p, unsigned n_workers, char *err, size_t errle
 		if (p->lips[i].slot == UINT32_MAX)
 			FAIL("too many local addresses over the gateway's life (%u)", FN_MAX_LIPS);
 	}
-
 	for (uint32_t i = 0; i < p->n_rs; i++) {
 		if (p->rs[i].id >= FN_MAX_RS)
 			FAIL("real server %u: id %u beyond %u", i, p->rs[i].id, FN_MAX_RS);
@@ -110,11 +117,12 @@ int fn_plan_build(struct fn_plan *p, unsigned n_workers, char *err, size_t errle
 			FAIL("neighbour table full (%u next hops)", FN_MAX_NEIGH);
 		p->rs[i].neigh = (uint16_t)n;
 	}
+	return 0;
+}
 
-	uint64_t hz = rte_get_tsc_hz();
-	for (unsigned i = 0; i < FN_NTIMEOUTS; i++)
-		p->timeout_tsc[i] = (uint64_t)p->timeouts_s[i] * hz;
-
+/* The open-addressing tables workers find services and local addresses in. */
+static int plan_hash(struct fn_plan *p, char *err, size_t errlen)
+{
 	uint32_t ns = fn_pow2_at_least(p->n_services * 2 + 2);
 	uint32_t nl = fn_pow2_at_least(p->n_locals * 2 + 2);
 	p->svc_ht = rte_zmalloc("fn_plan", sizeof(uint32_t) * ns, 64);
@@ -141,7 +149,18 @@ int fn_plan_build(struct fn_plan *p, unsigned n_workers, char *err, size_t errle
 			h = (h + 1) & p->local_mask;
 		p->local_ht[h] = i + 1;
 	}
+	return 0;
+}
 
+int fn_plan_build(struct fn_plan *p, unsigned n_workers, char *err, size_t errlen)
+{
+	if (plan_check(p, err, errlen) != 0 || plan_intern(p, err, errlen) != 0)
+		return -1;
+	uint64_t hz = rte_get_tsc_hz();
+	for (unsigned i = 0; i < FN_NTIMEOUTS; i++)
+		p->timeout_tsc[i] = (uint64_t)p->timeouts_s[i] * hz;
+	if (plan_hash(p, err, errlen) != 0)
+		return -1;
 	/* Cursor stripes rounded to a cache line so workers never share one. */
 	p->n_workers = n_workers;
 	p->cursor_stride = RTE_ALIGN_CEIL(p->n_services + p->n_pools, 16);

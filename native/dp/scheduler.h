@@ -6,8 +6,8 @@
 
 #include <rte_hash_crc.h>
 
-#include "dp.h"
 #include "fn_plan.h"
+#include "load.h"
 #include "session.h"
 
 static inline int fn_rs_full(const struct fn_rs *rs)

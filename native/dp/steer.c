@@ -1,6 +1,6 @@
 /* Reply steering per port: flow rules where the PMD validates them (the
  * worker count must be a power of two so that "lport mod N" is a mask),
- * otherwise the workers' software redirect (worker.c) does the job. */
+ * otherwise the workers' software redirect (forward.c) does the job. */
 #include "steer.h"
 
 #include <netinet/in.h>

@@ -5,8 +5,8 @@
  *
  * EAL runs once with --no-huge; the data plane starts with no_threads, so
  * fn_dp_poll() runs one pass of worker 0 on this thread, deterministically.
- * The control thread's handlers are compiled into this file (ctl.c is
- * included below instead of linked) and run here too, between polls.
+ * The control thread's pass (fn_ctl_poll_once, ctl.c) runs here too,
+ * between polls.
  *
  * Per input: the bytes as one frame on port 0, poll, control pass, poll,
  * drain and check every output; then the same on port 1; then, for an
@@ -43,9 +43,6 @@
 #include "dp.h"
 #include "fn_dp.h"
 #include "neigh.h"
-
-/* The control thread's handlers, so they run on this thread (static there). */
-#include "ctl.c" /* from the data-plane source directory on the include path */
 
 #define FZ_MAX_FRAME 2048
 
@@ -207,24 +204,16 @@ static unsigned drain_and_check(int in_l4_valid)
 	return total;
 }
 
-/* What fn_ctl_main does in one pass, minus the sleeping and the kernel interface. */
+/* The control thread's passes, on this thread, until the workers' frames are
+ * all taken; then, when asked for, one more that probes neighbours (ARP
+ * requests), which the thread does on a timer. */
 static void ctl_pass(int probe)
 {
-	const struct fn_plan *plan = fn_dp.plan;
-	struct rte_mbuf *pkts[FN_BURST];
-	unsigned n;
-	while ((n = rte_ring_sc_dequeue_burst(fn_dp.workers[0].to_ctl, (void **)pkts, FN_BURST, NULL)) > 0) {
-		for (unsigned i = 0; i < n; i++) {
-			unsigned pi = fn_dp.port_idx_of[pkts[i]->port];
-			struct rte_ether_hdr *eth = rte_pktmbuf_mtod(pkts[i], struct rte_ether_hdr *);
-			if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP))
-				handle_arp(plan, pkts[i], pi);
-			else
-				handle_ip(plan, pkts[i], pi);
-		}
-	}
+	uint64_t never = UINT64_MAX, now = 0;
+	while (fn_ctl_poll_once(&never) > 0)
+		;
 	if (probe)
-		probe_neighbours(rte_rdtsc());
+		fn_ctl_poll_once(&now);
 }
 
 static uint64_t counter_sum(const struct fn_counters *c)
@@ -416,7 +405,7 @@ static struct fn_plan *make_plan(void)
 		return NULL;
 	}
 	p->acl[0] = (struct fn_acl){.net = ip4(198, 18, 0, 0), .mask = htonl(0xfffffff0), .allow = 0};
-	/* Sessions to real server id 1 (RS2:8080) are reset at their next packet (reset_session). */
+	/* Sessions to real server id 1 (RS2:8080) are reset at their next packet (fn_reset_session). */
 	p->reset_rs[0] = 1ULL << 1;
 	/* Short timeouts: the table churns and the sweeper runs. tcp_established long for the live session. */
 	const uint32_t to[FN_NTIMEOUTS] = {[FN_TO_TCP_SYN] = 1, [FN_TO_TCP_ESTABLISHED] = 3600, [FN_TO_TCP_FIN] = 1,

@@ -1,0 +1,73 @@
+/* What a worker does with a frame once it knows where it goes: send it,
+ * pass it to the control thread, hand it to another worker, or drop it. */
+#ifndef FN_VERBS_H
+#define FN_VERBS_H
+
+#include <rte_ethdev.h>
+
+#include "dp.h"
+
+/* Everything queued for port pi leaves in one burst. */
+static inline void tx_flush(struct fn_worker *w, unsigned pi)
+{
+	uint16_t n = w->txb[pi].n;
+	if (n == 0)
+		return;
+	uint16_t sent = rte_eth_tx_burst(fn_dp.ports[pi].port_id, w->idx, w->txb[pi].m, n);
+	FN_COUNT_N(w->ctr, tx_packets, sent);
+	if (unlikely(sent < n)) {
+		FN_COUNT_N(w->ctr, tx_dropped, n - sent);
+		rte_pktmbuf_free_bulk(&w->txb[pi].m[sent], n - sent);
+	}
+	w->txb[pi].n = 0;
+}
+
+static inline void tx(struct fn_worker *w, unsigned pi, struct rte_mbuf *m)
+{
+	w->txb[pi].m[w->txb[pi].n++] = m;
+	if (unlikely(w->txb[pi].n == FN_BURST))
+		tx_flush(w, pi);
+}
+
+static inline void to_ctl(struct fn_worker *w, struct rte_mbuf *m)
+{
+	if (unlikely(rte_ring_sp_enqueue(w->to_ctl, m) != 0)) {
+		FN_COUNT(w->ctr, drop_control_full);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	FN_COUNT(w->ctr, to_control);
+}
+
+static inline void redirect(struct fn_worker *w, unsigned owner, struct rte_mbuf *m, uint8_t hops)
+{
+	*RTE_MBUF_DYNFIELD(m, fn_dp.hops_off, uint8_t *) = hops;
+	if (unlikely(rte_ring_mp_enqueue(fn_dp.workers[owner].redirect, m) != 0)) {
+		FN_COUNT(w->ctr, drop_redirect_full);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	FN_COUNT(w->ctr, redirected);
+}
+
+/* A frame that names no worker (a client-side ICMP error, a NAT-mode reply
+ * to a client address): pass it to the next worker, each looking once.
+ * Returns 0 when it was handed on, -1 when every worker has seen it. */
+static inline int hand_on(struct fn_worker *w, struct rte_mbuf *m)
+{
+	const unsigned n = fn_dp.cfg.n_workers;
+	if (n < 2 || w->rx_hops >= n - 1)
+		return -1;
+	redirect(w, (w->idx + 1) % n, m, (uint8_t)(w->rx_hops + 1));
+	return 0;
+}
+
+/* Count the reason, free the frame, return from the (void) handler. */
+#define DROP(w, m, reason)                   \
+	do {                                 \
+		FN_COUNT((w)->ctr, reason);  \
+		rte_pktmbuf_free(m);         \
+		return;                      \
+	} while (0)
+
+#endif
