@@ -6,7 +6,7 @@
 // flow), so the error lands on any worker: it is handed on from worker to
 // worker over the redirect rings, at most N-1 hops, until one finds it.
 // One file per worker count: EAL initialises once per process.
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildIpv4Raw, buildTcp, checksum16, parsePacket } from '../lib/packet';
 import { dpdkYaml } from './steering';
@@ -49,6 +49,9 @@ describe('ICMP errors reach the worker that owns the session (2 workers)', () =>
   const toC = (): Ends => ({ ethSrc: wan, ethDst: CLIENT.mac, src: VIP, dst: CLIENT.ip, sport: 80, dport: 40000 });
   const toRs = (): Ends => ({ ethSrc: lan, ethDst: RS1.mac, src: LIP, dst: RS1.ip, sport: lport, dport: 8080 });
   const fromRs = (): Ends => ({ ethSrc: RS1.mac, ethDst: lan, src: RS1.ip, dst: LIP, sport: 8080, dport: lport });
+
+  // Teardown, not a test: the data plane stops whether or not the tests passed.
+  after(() => gw?.stop());
 
   it('sets up a session on worker 0 (client packets on RX queue 0)', async () => {
     gw = RingGateway.start(YAML);
@@ -113,6 +116,4 @@ describe('ICMP errors reach the worker that owns the session (2 workers)', () =>
       assert.equal(after.redirected - before.redirected, 1);
     }
   });
-
-  it('stops', () => gw.stop());
 });
