@@ -12,7 +12,7 @@ import { buildIpv4Raw, buildTcp, checksum16, parsePacket } from '../lib/packet';
 import { dpdkYaml } from './steering';
 import { RingGateway } from './harness';
 import { collectAnyQueue, compareFrames, MSS_1460, resolveNeighbours, seg, type Ends, type Host } from './fixtures';
-import { VIP, LAN_IP, LIP, CLIENT, RS1 } from './addresses';
+import { VIP, LAN_IP, LIP, CLIENT, RS1, WAN_MAC, LAN_MAC } from './addresses';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -39,8 +39,8 @@ function icmpFrag(o: { ethSrc: string; ethDst: string; src: string; dst: string 
 
 describe('ICMP errors reach the worker that owns the session (2 workers)', () => {
   let gw: RingGateway;
-  let wan = '';
-  let lan = '';
+  const wan = WAN_MAC;
+  const lan = LAN_MAC;
   let lport = 0;
 
   const out = (port: 'wan' | 'lan', n: number, ms?: number) => collectAnyQueue(gw, port, n, ms);
@@ -57,8 +57,6 @@ describe('ICMP errors reach the worker that owns the session (2 workers)', () =>
     gw = RingGateway.start(YAML);
     process.on('exit', () => gw.stop());
     assert.deepEqual(await resolveNeighbours(gw, 'lan', LAN_IP, [RS1]), []);
-    wan = gw.mac('wan');
-    lan = gw.mac('lan');
     await out('wan', 100, 50);
     await out('lan', 100, 50);
     gw.inject('wan', [buildTcp({ ...c(), ...seg({ flags: 'S', seq: 1, ack: 0, id: 1, tcpOptions: MSS_1460 }), ttl: 64 })], 0);

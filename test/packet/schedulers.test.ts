@@ -36,7 +36,7 @@ import { buildPlan } from '../../src/plan/build';
 import { crc32c } from '../lib/crc32c';
 import { RingGateway } from './harness';
 import { badChecksums, drainAll, drop, isGatewayArpProbe, MSS_1460, resolveNeighbours, runFixtures, waitUntil, type Host } from './fixtures';
-import { VIP, WAN_IP, LAN_IP } from './addresses';
+import { VIP, WAN_IP, LAN_IP, WAN_MAC, LAN_MAC } from './addresses';
 
 // ---------------------------------------------------------------------------
 // Addresses and configuration
@@ -179,8 +179,8 @@ class Lb {
     /** "address:port" of every configured server. */
     readonly servers: ReadonlySet<string>,
   ) {
-    this.wanMac = gw.mac('wan');
-    this.lanMac = gw.mac('lan');
+    this.wanMac = WAN_MAC;
+    this.lanMac = LAN_MAC;
     this.lanIdx = gw.cfg.ports.findIndex((p) => p.name === 'lan');
   }
 
