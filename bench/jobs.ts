@@ -12,10 +12,10 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ipStr, FRAME_LEN, frameSet, writeUdp, macBytes, type L4Frame } from './frames';
-import { stepInput, tcpConnection, type Flow, type TcpStep } from '../test/lib/packet-table';
+import { FRAME_LEN, frameSet, writeUdp, macBytes, type L4Frame } from './frames';
+import { stepInput, tcpConnection, type TcpStep } from '../test/lib/packet-table';
 import { BenchGateway, ealResidentKb, rssKb } from './gateway';
-import { CLIENT_MAC, cip, cport, gatewayConfig, LAN_IP, lipOf, RS_IP, RS_MAC, RS_PORT, vip, vport, type Shape } from './model';
+import { benchFlow, CLIENT_MAC, cip, cport, gatewayConfig, ISN, LAN_IP, lipOf, RS_IP, RS_MAC, RS_PORT, vip, vport, type Shape } from './model';
 
 export interface TrafficJob {
   kind: 'traffic';
@@ -208,22 +208,9 @@ function endpoints(gw: BenchGateway, job: { services: number; nat: boolean }, li
     const l = job.nat ? { ip: cip(i), port: cport(i) } : lipOf(i, lips);
     return { smac: rm, dmac: lan, sip: RS_IP, dip: l.ip, sport: RS_PORT, dport: l.port };
   };
-  const wanMac = gw.mac('wan');
-  const lanMac = gw.mac('lan');
-  const flow = (i: number): Flow => {
-    const c = client(i);
-    const s = server(i);
-    return {
-      clientPort: 'wan',
-      client: { ethSrc: CLIENT_MAC, ethDst: wanMac, src: ipStr(c.sip), dst: ipStr(c.dip), sport: c.sport, dport: c.dport },
-      serverPort: 'lan',
-      server: { ethSrc: RS_MAC, ethDst: lanMac, src: ipStr(s.sip), dst: ipStr(s.dip), sport: s.sport, dport: s.dport },
-    };
-  };
-  return { client, server, tcp: (i) => tcpConnection(flow(i), ISN) };
+  const flows = { services: S, nat: job.nat, lips, wanMac: gw.mac('wan'), lanMac: gw.mac('lan') };
+  return { client, server, tcp: (i) => tcpConnection(benchFlow(i, flows), ISN) };
 }
-
-const ISN = { client: 1000, server: 5000 };
 
 async function traffic(job: TrafficJob): Promise<JobResult> {
   const shape: Shape = {
