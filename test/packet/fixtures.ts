@@ -1,5 +1,6 @@
 // Packet fixtures in Katran's style: a table of { description, input frame on
-// a port, expected frame out of a port | expected drop counter }, and a runner
+// a port, expected frame out of a port | expected drop counter } (its types and
+// builders in test/lib/packet-table.ts, shared with the bench), and a runner
 // that feeds the real data plane (RingGateway) one input at a time and checks
 // the output field by field against an independently built expected frame.
 //
@@ -18,7 +19,6 @@ import { describeFrame } from '../lib/describe-frame';
 import type { Fixture, Host } from '../lib/packet-table';
 import type { RingGateway } from './harness';
 
-// The table and its builders live in test/lib, shared with the bench.
 export {
   dgram,
   drop,
