@@ -1,14 +1,9 @@
 // Fast frame generation for the bench: millions of 60-byte frames (64 on the
-// wire with the FCS) written into one big Buffer with checksums computed here,
-// handed to benchPump as views. test/lib/packet.ts is the oracle for tests;
-// this writer is checked against it in the smoke test (same bytes).
+// wire with the FCS) in one big Buffer, handed to benchPump as views. TCP
+// frames are the packet tables' own (test/lib/packet-table.ts); UDP ones,
+// up to 10M flows, are written here with checksums computed here, and the
+// smoke test checks them against test/lib/packet.ts (same bytes).
 export const FRAME_LEN = 60;
-
-export const TCP_FIN = 0x01;
-export const TCP_SYN = 0x02;
-export const TCP_RST = 0x04;
-export const TCP_PSH = 0x08;
-export const TCP_ACK = 0x10;
 
 export function ipNum(ip: string): number {
   const p = ip.split('.').map(Number);
@@ -30,12 +25,6 @@ export interface L4Frame {
   dip: number;
   sport: number;
   dport: number;
-}
-
-export interface TcpFrame extends L4Frame {
-  flags: number;
-  seq: number;
-  ack: number;
 }
 
 function fold(sum: number): number {
@@ -70,20 +59,6 @@ function writeEthIp(b: Buffer, o: number, f: L4Frame, proto: number, l4len: numb
 
 function pseudo(f: L4Frame, proto: number, len: number): number {
   return (f.sip >>> 16) + (f.sip & 0xffff) + (f.dip >>> 16) + (f.dip & 0xffff) + proto + len;
-}
-
-/** A 60-byte Ethernet/IPv4/TCP frame without payload at offset o. */
-export function writeTcp(b: Buffer, o: number, f: TcpFrame, id = 1): void {
-  writeEthIp(b, o, f, 6, 20, id);
-  const t = o + 34;
-  b.writeUInt16BE(f.sport, t);
-  b.writeUInt16BE(f.dport, t + 2);
-  b.writeUInt32BE(f.seq >>> 0, t + 4);
-  b.writeUInt32BE(f.ack >>> 0, t + 8);
-  b[t + 12] = 0x50;
-  b[t + 13] = f.flags;
-  b.writeUInt16BE(65535, t + 14);
-  b.writeUInt16BE(~fold(sum16(b, t, t + 20, pseudo(f, 6, 20))) & 0xffff, t + 16);
 }
 
 /** A 60-byte Ethernet/IPv4/UDP frame with 18 bytes of payload at offset o. */

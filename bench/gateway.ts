@@ -9,6 +9,7 @@ import { loadNative, loadNativeTesting, type Native, type NativeTesting } from '
 import { buildPlan } from '../src/plan/build';
 import { readStats, type Counters } from '../src/stats';
 import { buildArp } from '../test/lib/packet';
+import { PortMap } from '../test/lib/ring-ports';
 import { ipStr } from './frames';
 
 export function rssKb(): number {
@@ -41,13 +42,13 @@ export class BenchGateway {
   readonly native: Native = loadNative();
   /** Ring inject/drain and the pump: the addon's bench hooks. */
   readonly testing: NativeTesting = loadNativeTesting();
-  private readonly portIdx: Map<string, number>;
+  private readonly ports: PortMap;
   memoryNeededMb = 0;
   /** Resident KiB once EAL is up, before the data plane allocates its tables. */
   rssAfterEalKb = 0;
 
   constructor(readonly cfg: Config) {
-    this.portIdx = new Map(cfg.ports.map((p, i) => [p.name, i]));
+    this.ports = new PortMap(this.native, cfg.ports);
   }
 
   /** EAL init (once per process) and data-plane start. */
@@ -70,15 +71,11 @@ export class BenchGateway {
   }
 
   idx(port: string): number {
-    const i = this.portIdx.get(port);
-    if (i === undefined) throw new Error(`no port ${port}`);
-    return i;
+    return this.ports.idx(port);
   }
 
   mac(port: string): string {
-    const info = this.native.portInfo(this.idx(port));
-    if (!info) throw new Error(`port ${port} not up`);
-    return info.mac;
+    return this.ports.mac(port);
   }
 
   /** Worker 0's counters (the bench runs one worker). */

@@ -1,6 +1,9 @@
 // What a bench child process does: start one gateway on ring ports, create
 // sessions, pump traffic with benchPump, and read the worker's busy_cycles and
 // packet counters. One gateway per process (EAL initialises once per process).
+// TCP frames are the inputs of the packet tests' tcpConnection() table
+// (test/lib/packet-table.ts); UDP ones come from bench/frames.ts's writer
+// (checked against the same oracle), fast enough for 10M flows.
 //
 // Cost per packet = busy_cycles / packets handled: busy_cycles only counts
 // poll-loop passes that had packets, so idle polling does not pollute it.
@@ -9,9 +12,10 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FRAME_LEN, frameSet, TCP_ACK, TCP_FIN, TCP_SYN, writeTcp, writeUdp, macBytes, type L4Frame } from './frames';
+import { FRAME_LEN, frameSet, writeUdp, macBytes, type L4Frame } from './frames';
+import { stepInput, tcpConnection, type TcpStep } from '../test/lib/packet-table';
 import { BenchGateway, ealResidentKb, rssKb } from './gateway';
-import { CLIENT_MAC, cip, cport, gatewayConfig, LAN_IP, lipOf, RS_IP, RS_MAC, RS_PORT, vip, vport, type Shape } from './model';
+import { benchFlow, CLIENT_MAC, cip, cport, gatewayConfig, ISN, LAN_IP, lipOf, RS_IP, RS_MAC, RS_PORT, vip, vport, type Shape } from './model';
 
 export interface TrafficJob {
   kind: 'traffic';
@@ -154,6 +158,25 @@ function chunk(from: number, n: number, w: (b: Buffer, o: number, i: number) => 
   return frameSet(n, (b, o, k) => w(b, o, from + k));
 }
 
+/** Writes the input frame of a packet-table step at offset o (64-byte frames only). */
+function writeStep(b: Buffer, o: number, step: TcpStep): void {
+  const f = stepInput(step);
+  if (f.length !== FRAME_LEN) throw new Error(`bench: ${step.description} is ${f.length} bytes, not ${FRAME_LEN}`);
+  f.copy(b, o);
+}
+
+/** The input frames of one step of each flow in [from, from+n). */
+function stepFrames(from: number, n: number, step: (i: number) => TcpStep): Buffer[] {
+  return chunk(from, n, (b, o, i) => writeStep(b, o, step(i)));
+}
+
+/** The counter deltas `steps` of n flows cause, from the table's own per-step deltas. */
+function stepCounters(n: number, ...steps: TcpStep[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of steps) for (const [k, v] of Object.entries(s.counters)) out[k] = (out[k] ?? 0) + v * n;
+  return out;
+}
+
 function delta(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const k of Object.keys(b)) if (b[k] !== a[k]) out[k] = b[k]! - (a[k] ?? 0);
@@ -170,6 +193,8 @@ function expectCounters(what: string, d: Record<string, number>, want: Record<st
 interface Endpoints {
   client: (i: number) => L4Frame;
   server: (i: number) => L4Frame;
+  /** Flow i's TCP connection, as the packet tables describe it. */
+  tcp: (i: number) => ReturnType<typeof tcpConnection>;
 }
 
 function endpoints(gw: BenchGateway, job: { services: number; nat: boolean }, lips: number): Endpoints {
@@ -178,17 +203,14 @@ function endpoints(gw: BenchGateway, job: { services: number; nat: boolean }, li
   const cm = macBytes(CLIENT_MAC);
   const rm = macBytes(RS_MAC);
   const S = job.services;
-  return {
-    client: (i) => ({ smac: cm, dmac: wan, sip: cip(i), dip: vip(i % S), sport: cport(i), dport: vport(i % S) }),
-    server: (i) => {
-      const l = job.nat ? { ip: cip(i), port: cport(i) } : lipOf(i, lips);
-      return { smac: rm, dmac: lan, sip: RS_IP, dip: l.ip, sport: RS_PORT, dport: l.port };
-    },
+  const client = (i: number): L4Frame => ({ smac: cm, dmac: wan, sip: cip(i), dip: vip(i % S), sport: cport(i), dport: vport(i % S) });
+  const server = (i: number): L4Frame => {
+    const l = job.nat ? { ip: cip(i), port: cport(i) } : lipOf(i, lips);
+    return { smac: rm, dmac: lan, sip: RS_IP, dip: l.ip, sport: RS_PORT, dport: l.port };
   };
+  const flows = { services: S, nat: job.nat, lips, wanMac: gw.mac('wan'), lanMac: gw.mac('lan') };
+  return { client, server, tcp: (i) => tcpConnection(benchFlow(i, flows), ISN) };
 }
-
-const C_ISN = 1000;
-const S_ISN = 5000;
 
 async function traffic(job: TrafficJob): Promise<JobResult> {
   const shape: Shape = {
@@ -220,14 +242,11 @@ async function traffic(job: TrafficJob): Promise<JobResult> {
       const before = gw.worker();
       const tc = Date.now();
       if (job.proto === 'tcp') {
-        pm.pumpEach('setup', 'wan', chunk(f, n, (b, o, i) => writeTcp(b, o, { ...ep.client(i), flags: TCP_SYN, seq: C_ISN, ack: 0 })));
-        pm.pumpEach('setup', 'lan', chunk(f, n, (b, o, i) => writeTcp(b, o, { ...ep.server(i), flags: TCP_SYN | TCP_ACK, seq: S_ISN, ack: C_ISN + 1 })));
-        pm.pumpEach('setup', 'wan', chunk(f, n, (b, o, i) => writeTcp(b, o, { ...ep.client(i), flags: TCP_ACK, seq: C_ISN + 1, ack: S_ISN + 1 })));
-        expectCounters(`TCP handshakes of flows ${f}..${f + n - 1}`, delta(before, gw.worker()), {
-          sessions_created: n,
-          fwd_to_server: 2 * n,
-          fwd_to_client: n,
-        });
+        pm.pumpEach('setup', 'wan', stepFrames(f, n, (i) => ep.tcp(i).syn));
+        pm.pumpEach('setup', 'lan', stepFrames(f, n, (i) => ep.tcp(i).synAck));
+        pm.pumpEach('setup', 'wan', stepFrames(f, n, (i) => ep.tcp(i).ack));
+        const c = ep.tcp(f);
+        expectCounters(`TCP handshakes of flows ${f}..${f + n - 1}`, delta(before, gw.worker()), stepCounters(n, c.syn, c.synAck, c.ack));
       } else {
         // With measureNew the first piece is a warm-up (first touches of fresh
         // session memory fault pages in), the rest are measured slices.
@@ -244,10 +263,8 @@ async function traffic(job: TrafficJob): Promise<JobResult> {
   const rss = { eal: ealResidentKb(), process: rssKb() };
 
   // Established traffic, both directions: a client packet, then a server packet, per flow.
-  const cw = (b: Buffer, o: number, i: number) =>
-    job.proto === 'tcp' ? writeTcp(b, o, { ...ep.client(i), flags: TCP_ACK, seq: C_ISN + 1, ack: S_ISN + 1 }) : writeUdp(b, o, ep.client(i));
-  const sw = (b: Buffer, o: number, i: number) =>
-    job.proto === 'tcp' ? writeTcp(b, o, { ...ep.server(i), flags: TCP_ACK, seq: S_ISN + 1, ack: C_ISN + 1 }) : writeUdp(b, o, ep.server(i));
+  const cw = (b: Buffer, o: number, i: number) => (job.proto === 'tcp' ? writeStep(b, o, ep.tcp(i).ack) : writeUdp(b, o, ep.client(i)));
+  const sw = (b: Buffer, o: number, i: number) => (job.proto === 'tcp' ? writeStep(b, o, ep.tcp(i).serverAck) : writeUdp(b, o, ep.server(i)));
   if (chunks.length === 1) {
     const cf = chunk(0, N, cw);
     const sf = chunk(0, N, sw);
@@ -304,25 +321,19 @@ async function cps(job: CpsJob): Promise<JobResult> {
   for (let f = 0; f < job.connections; f += job.batch) {
     const n = Math.min(job.batch, job.connections - f);
     const before = gw.worker();
-    const c = ep.client;
-    const s = ep.server;
     const B = `#${f / job.batch}`;
-    pm.pumpEach(`syn${B}`, 'wan', chunk(f, n, (b, o, i) => writeTcp(b, o, { ...c(i), flags: TCP_SYN, seq: C_ISN, ack: 0 })));
-    pm.pumpEach(`synack${B}`, 'lan', chunk(f, n, (b, o, i) => writeTcp(b, o, { ...s(i), flags: TCP_SYN | TCP_ACK, seq: S_ISN, ack: C_ISN + 1 })));
+    pm.pumpEach(`syn${B}`, 'wan', stepFrames(f, n, (i) => ep.tcp(i).syn));
+    pm.pumpEach(`synack${B}`, 'lan', stepFrames(f, n, (i) => ep.tcp(i).synAck));
     // ACK then FIN of each connection, in order.
     const af = frameSet(2 * n, (b, o, k) => {
-      const i = f + (k >> 1);
-      if (k & 1) writeTcp(b, o, { ...c(i), flags: TCP_FIN | TCP_ACK, seq: C_ISN + 1, ack: S_ISN + 1 });
-      else writeTcp(b, o, { ...c(i), flags: TCP_ACK, seq: C_ISN + 1, ack: S_ISN + 1 });
+      const c = ep.tcp(f + (k >> 1));
+      writeStep(b, o, k & 1 ? c.fin : c.ack);
     });
     pm.pumpEach(`ack_fin${B}`, 'wan', af);
-    pm.pumpEach(`finack${B}`, 'lan', chunk(f, n, (b, o, i) => writeTcp(b, o, { ...s(i), flags: TCP_FIN | TCP_ACK, seq: S_ISN + 1, ack: C_ISN + 2 })));
-    pm.pumpEach(`lastack${B}`, 'wan', chunk(f, n, (b, o, i) => writeTcp(b, o, { ...c(i), flags: TCP_ACK, seq: C_ISN + 2, ack: S_ISN + 2 })));
-    expectCounters(`connections ${f}..${f + n - 1}`, delta(before, gw.worker()), {
-      sessions_created: n,
-      fwd_to_server: 4 * n,
-      fwd_to_client: 2 * n,
-    });
+    pm.pumpEach(`finack${B}`, 'lan', stepFrames(f, n, (i) => ep.tcp(i).finAck));
+    pm.pumpEach(`lastack${B}`, 'wan', stepFrames(f, n, (i) => ep.tcp(i).lastAck));
+    const c = ep.tcp(f);
+    expectCounters(`connections ${f}..${f + n - 1}`, delta(before, gw.worker()), stepCounters(n, c.syn, c.synAck, c.ack, c.fin, c.finAck, c.lastAck));
     log(`cps: ${f + n} of ${job.connections} connections, ${gw.worker().sessions_active} sessions active`);
   }
   const runSeconds = (Date.now() - t0) / 1000;

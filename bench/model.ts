@@ -9,7 +9,8 @@
 // setup checks the prediction: every reply must find its session.
 import type { ConfigInput } from '../src/config/schema';
 import type { Config } from '../src/config/schema';
-import { ipNum } from './frames';
+import { ipNum, ipStr } from './frames';
+import type { Flow } from '../test/lib/packet-table';
 import { SESSION_BYTES } from '../src/plan/build';
 import { validConfig } from './gateway';
 import { HUGEPAGES_ENV } from './hugepages';
@@ -63,6 +64,26 @@ export function lipCount(allocations: number): number {
 /** Which LIP and local port the g-th session created gets (see the file comment). */
 export function lipOf(g: number, lips: number): { ip: number; port: number } {
   return { ip: lipAddr(g % lips), port: LPORT_LO + Math.floor(g / lips) };
+}
+
+/** Initial sequence numbers of every bench connection (client, server). */
+export const ISN = { client: 1000, server: 5000 };
+
+/**
+ * Flow i as the packet tables take it: the client's packets in on wan to
+ * service i % services, the server's in on lan to the LIP:lport lipOf
+ * predicts (to the client itself in NAT mode). Port MACs are the running
+ * gateway's (ring ports or memif).
+ */
+export function benchFlow(i: number, o: { services: number; nat: boolean; lips: number; wanMac: string; lanMac: string }): Flow {
+  const s = i % o.services;
+  const back = o.nat ? { ip: cip(i), port: cport(i) } : lipOf(i, o.lips);
+  return {
+    clientPort: 'wan',
+    client: { ethSrc: CLIENT_MAC, ethDst: o.wanMac, src: ipStr(cip(i)), dst: ipStr(vip(s)), sport: cport(i), dport: vport(s) },
+    serverPort: 'lan',
+    server: { ethSrc: RS_MAC, ethDst: o.lanMac, src: ipStr(RS_IP), dst: ipStr(back.ip), sport: RS_PORT, dport: back.port },
+  };
 }
 
 const MBUF_BYTES = 2432;

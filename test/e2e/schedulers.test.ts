@@ -30,6 +30,7 @@ import {
   type Env,
 } from './lib';
 import type { ServerReply } from '../../src/demo/http-server';
+import { crc32c } from '../lib/crc32c';
 import type { NativeSession } from '../../src/native';
 
 const ADDR1 = '198.18.0.1'; // cl0's own address (CLIENT_ADDR)
@@ -56,23 +57,6 @@ async function requestFrom(env: Env, src: string, url = env.url): Promise<Server
   const reply = JSON.parse(r.stdout) as ServerReply;
   env.connections++;
   return reply;
-}
-
-// CRC-32C as the data plane's sh indexes its table with (no final inversion);
-// see test/packet/schedulers.test.ts, which checks it packet by packet.
-const CRC32C_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let i = 0; i < 256; i++) {
-    let c = i;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
-    t[i] = c >>> 0;
-  }
-  return t;
-})();
-function crc32c(bytes: number[], init: number): number {
-  let c = init >>> 0;
-  for (const b of bytes) c = (CRC32C_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8)) >>> 0;
-  return c;
 }
 
 const countBy = (xs: string[]): Record<string, number> => {

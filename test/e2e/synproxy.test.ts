@@ -68,6 +68,7 @@ async function flood(e: Env, seconds: number): Promise<FloodResult> {
   const servers = e.topo.ns.servers;
   const dropsBefore = await Promise.all(servers.map((ns) => listenDrops(e, ns)));
   const before = (await statsJson(e)).total;
+  const connectionsBefore = e.connections;
   const proc = e.topo.spawnIn(e.topo.ns.client, 'timeout', ['-s', 'INT', String(seconds), 'hping3', '-S', '-p', '80', '-a', '198.18.0.77', '-i', 'u50', '-q', e.web.vip]);
   let out = '';
   proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
@@ -99,6 +100,9 @@ async function flood(e: Env, seconds: number): Promise<FloodResult> {
   await done;
   await Promise.all([loop, watch]);
   const after = (await statsJson(e)).total;
+  // Without the proxy every spoofed SYN makes a half-open session: count them
+  // apart from the request loop's connections (with the proxy, none).
+  e.otherSessions += (after.sessions_created ?? 0) - (before.sessions_created ?? 0) - (e.connections - connectionsBefore);
   r.synAcks = (after.syn_proxy_syn_ack_sent ?? 0) - (before.syn_proxy_syn_ack_sent ?? 0);
   r.dropsAfter = await Promise.all(servers.map((ns) => listenDrops(e, ns)));
   r.hping = out.trim().split('\n').slice(-2).join(' / ');

@@ -1,5 +1,6 @@
 // Packet fixtures in Katran's style: a table of { description, input frame on
-// a port, expected frame out of a port | expected drop counter }, and a runner
+// a port, expected frame out of a port | expected drop counter } (its types and
+// builders in test/lib/packet-table.ts, shared with the bench), and a runner
 // that feeds the real data plane (RingGateway) one input at a time and checks
 // the output field by field against an independently built expected frame.
 //
@@ -10,36 +11,37 @@ import {
   buildArp,
   buildIpv4Raw,
   buildTcp,
-  buildUdp,
   parsePacket,
   type Parsed,
   type TcpOpts,
 } from '../lib/packet';
+import { describeFrame } from '../lib/describe-frame';
+import type { Fixture, Host } from '../lib/packet-table';
 import type { RingGateway } from './harness';
+
+export {
+  dgram,
+  drop,
+  reverse,
+  ringPortMac,
+  seg,
+  stepFx,
+  tcpConnection,
+  tcpFx,
+  udpFx,
+  type Ends,
+  type Expected,
+  type Fixture,
+  type Flow,
+  type Host,
+  type TcpSeg,
+  type TcpStep,
+  type UdpDgram,
+} from '../lib/packet-table';
 
 // ---------------------------------------------------------------------------
 // The table
 // ---------------------------------------------------------------------------
-
-export type Expected =
-  /** One frame leaves `outPort` and equals `frame` in every parsed field. */
-  | { outPort: string; frame: Buffer }
-  /** Nothing leaves any port; counter `dropped` goes up by exactly one. */
-  | { dropped: string };
-
-export interface Fixture {
-  description: string;
-  inPort: string;
-  input: Buffer;
-  expected: Expected;
-  /**
-   * Exact counter deltas this input must cause. Every counter in
-   * PATH_COUNTERS not named here must not move (a drop's own counter defaults
-   * to 1), and rx_packets must move by exactly 1. sessions_expired and
-   * sessions_active are only checked when named (the sweeper moves them).
-   */
-  counters?: Record<string, number>;
-}
 
 /** Counters that tell which path a frame took; unnamed ones must stay put. */
 export const PATH_COUNTERS = [
@@ -77,11 +79,6 @@ export const PATH_COUNTERS = [
 // ---------------------------------------------------------------------------
 // Hosts and frame helpers shared by the fixture files
 // ---------------------------------------------------------------------------
-
-export interface Host {
-  ip: string;
-  mac: string;
-}
 
 export const BROADCAST = 'ff:ff:ff:ff:ff:ff';
 export const ZERO_MAC = '00:00:00:00:00:00';
@@ -134,85 +131,6 @@ export function arpRequestFrom(host: Host, targetIp: string): Buffer {
 /** The gateway's answer to arpRequestFrom(host, ip) on a port with MAC `portMac`. */
 export function arpAnswer(host: Host, ip: string, portMac: string): Buffer {
   return buildArp({ op: 'reply', ethSrc: portMac, ethDst: host.mac, senderMac: portMac, senderIp: ip, targetMac: host.mac, targetIp: host.ip });
-}
-
-// ---------------------------------------------------------------------------
-// Forwarded-packet fixtures: the same segment on both sides, endpoints and
-// TTL as the translation says.
-// ---------------------------------------------------------------------------
-
-export interface Ends {
-  ethSrc: string;
-  ethDst: string;
-  src: string;
-  dst: string;
-  sport: number;
-  dport: number;
-}
-
-/** Everything in a TCP segment but the endpoints and the TTL (unchanged by the gateway). */
-export interface TcpSeg {
-  flags: string;
-  seq: number;
-  ack: number;
-  window: number;
-  id: number;
-  tos: number;
-  dontFragment: boolean;
-  urgentPointer: number;
-  tcpOptions: Buffer;
-  ipOptions: Buffer;
-  payload: Buffer;
-}
-
-export function seg(o: Partial<TcpSeg> & Pick<TcpSeg, 'flags' | 'seq' | 'ack' | 'id'>): TcpSeg {
-  return {
-    window: 64240,
-    tos: 0,
-    dontFragment: true,
-    urgentPointer: 0,
-    tcpOptions: Buffer.alloc(0),
-    ipOptions: Buffer.alloc(0),
-    payload: Buffer.alloc(0),
-    ...o,
-  };
-}
-
-/** A TCP packet in on one side, out translated on the other: same segment, TTL one less. */
-export function tcpFx(description: string, inPort: string, from: Ends, outPort: string, to: Ends, s: TcpSeg, counters: Record<string, number>, ttl = 64): Fixture {
-  return {
-    description,
-    inPort,
-    input: buildTcp({ ...from, ...s, ttl }),
-    expected: { outPort, frame: buildTcp({ ...to, ...s, ttl: ttl - 1 }) },
-    counters,
-  };
-}
-
-export interface UdpDgram {
-  id: number;
-  tos: number;
-  dontFragment: boolean;
-  payload: Buffer;
-  zeroChecksum: boolean;
-}
-
-export function dgram(o: Partial<UdpDgram> & Pick<UdpDgram, 'id' | 'payload'>): UdpDgram {
-  return { tos: 0, dontFragment: false, zeroChecksum: false, ...o };
-}
-
-export function udpFx(description: string, inPort: string, from: Ends, outPort: string, to: Ends, d: UdpDgram, counters: Record<string, number>, ttl = 64): Fixture {
-  return {
-    description,
-    inPort,
-    input: buildUdp({ ...from, ...d, ttl }),
-    expected: { outPort, frame: buildUdp({ ...to, ...d, ttl: ttl - 1 }) },
-    counters,
-  };
-}
-
-export function drop(description: string, inPort: string, input: Buffer, counter: string, counters?: Record<string, number>): Fixture {
-  return { description, inPort, input, expected: { dropped: counter }, counters };
 }
 
 // ---------------------------------------------------------------------------
@@ -348,20 +266,6 @@ export async function leftovers(gw: RingGateway, ms: number): Promise<Map<string
 /** Empties every port's TX ring (before a table, after setup). */
 export async function drainAll(gw: RingGateway): Promise<void> {
   for (const port of portNames(gw)) await gw.quiet(port, 0);
-}
-
-function describeFrame(f: Buffer): string {
-  try {
-    const p = parsePacket(f);
-    if (p.arp) return `ARP ${p.arp.op} ${p.arp.senderIp} -> ${p.arp.targetIp}`;
-    if (p.tcp) return `TCP ${p.ipv4!.src}:${p.tcp.sport} -> ${p.ipv4!.dst}:${p.tcp.dport} [${p.tcp.flags}]`;
-    if (p.udp) return `UDP ${p.ipv4!.src}:${p.udp.sport} -> ${p.ipv4!.dst}:${p.udp.dport}`;
-    if (p.icmp) return `ICMP type ${p.icmp.type} ${p.ipv4!.src} -> ${p.ipv4!.dst}`;
-    if (p.ipv4) return `IPv4 proto ${p.ipv4.protocol} ${p.ipv4.src} -> ${p.ipv4.dst}`;
-    return `ethertype 0x${p.eth.type.toString(16)}`;
-  } catch {
-    return `unparseable ${f.toString('hex')}`;
-  }
 }
 
 function moved(before: Record<string, number>, after: Record<string, number>): string {

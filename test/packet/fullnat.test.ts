@@ -24,13 +24,14 @@ import {
   l4Of,
   MSS_1460,
   resolveNeighbours,
+  ringPortMac,
   runFixtures,
   tcpBadIpChecksum,
   withEthertype,
   type Fixture,
   type Host,
 } from './fixtures';
-import { VIP, WAN_IP, LAN_IP, LIP as LIP10, CLIENT, RS1 } from './addresses';
+import { VIP, WAN_IP, LAN_IP, LIP as LIP10, CLIENT, RS1, WAN_MAC, LAN_MAC } from './addresses';
 
 // ---------------------------------------------------------------------------
 // Addresses
@@ -327,16 +328,17 @@ function twoArm(m: Macs) {
 
 // ---------------------------------------------------------------------------
 
+// Plain data, built before any gateway runs: ring MACs are fixed.
+const t = twoArm({ wan: WAN_MAC, lan: LAN_MAC });
+
 describe('two-arm FullNAT (wan: clients, lan: LIPs and real servers)', () => {
   let gw: RingGateway;
-  let t: ReturnType<typeof twoArm>;
 
   before(async () => {
     gw = RingGateway.start(TWO_ARM);
     const problems = await resolveNeighbours(gw, 'lan', LAN_IP, [RS1, RS2]);
     assert.deepEqual(problems, [], 'resolving the real servers');
     await drainAll(gw);
-    t = twoArm({ wan: gw.mac('wan'), lan: gw.mac('lan') });
   });
   after(() => gw?.stop());
 
@@ -351,7 +353,7 @@ describe('two-arm FullNAT (wan: clients, lan: LIPs and real servers)', () => {
     const back = parsePacket(buildUdp({ ...t.dAback, id: 1, payload: t.zeroBack })).udp!;
     assert.equal(out.checksum, 0xffff);
     assert.equal(back.checksum, 0xffff);
-    const inp = parsePacket(buildUdp({ ethSrc: CLIENT.mac, ethDst: gw.mac('wan'), src: CLIENT.ip, dst: VIP, sport: 5000, dport: 53, id: 1, payload: t.zeroOut })).udp!;
+    const inp = parsePacket(buildUdp({ ethSrc: CLIENT.mac, ethDst: WAN_MAC, src: CLIENT.ip, dst: VIP, sport: 5000, dport: 53, id: 1, payload: t.zeroOut })).udp!;
     assert.ok(inp.checksum !== 0 && inp.checksum !== 0xffff, `input checksum 0x${inp.checksum.toString(16)}`);
   });
 
@@ -426,6 +428,8 @@ function oneArm(arm: string): Fixture[] {
   ];
 }
 
+const ONE_ARM_TABLE = oneArm(ringPortMac(0));
+
 describe('one-arm FullNAT (one port carries clients, VIP, LIP and the server)', () => {
   let gw: RingGateway;
 
@@ -437,5 +441,5 @@ describe('one-arm FullNAT (one port carries clients, VIP, LIP and the server)', 
   });
   after(() => gw?.stop());
 
-  it('translates both directions on the one port; answers ARP and ping there', () => runFixtures(gw, oneArm(gw.mac('arm'))));
+  it('translates both directions on the one port; answers ARP and ping there', () => runFixtures(gw, ONE_ARM_TABLE));
 });

@@ -37,7 +37,7 @@ import {
   type Ends,
   type Host,
 } from './fixtures';
-import { VIP, WAN_IP, LAN_IP, LIP, CLIENT, RS1 } from './addresses';
+import { VIP, WAN_IP, LAN_IP, LIP, CLIENT, RS1, WAN_MAC, LAN_MAC } from './addresses';
 import { prng } from '../lib/prng';
 
 const SESSIONS_MAX = 64;
@@ -74,8 +74,8 @@ describe('a burst of 100,000 malformed and random frames during a live TCP sessi
     try {
       assert.deepEqual(await resolveNeighbours(gw, 'lan', LAN_IP, [RS1]), [], 'resolving the real server');
       await drainAll(gw);
-      const wan = gw.mac('wan');
-      const lan = gw.mac('lan');
+      const wan = WAN_MAC;
+      const lan = LAN_MAC;
       const c = (sport: number, dport = 80): Ends => ({ ethSrc: CLIENT.mac, ethDst: wan, src: CLIENT.ip, dst: VIP, sport, dport });
       const toC = (sport: number): Ends => ({ ethSrc: wan, ethDst: CLIENT.mac, src: VIP, dst: CLIENT.ip, sport: 80, dport: sport });
       const toRs = (lport: number): Ends => ({ ethSrc: lan, ethDst: RS1.mac, src: LIP, dst: RS1.ip, sport: lport, dport: 8080 });

@@ -6,13 +6,13 @@
 // flow), so the error lands on any worker: it is handed on from worker to
 // worker over the redirect rings, at most N-1 hops, until one finds it.
 // One file per worker count: EAL initialises once per process.
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildIpv4Raw, buildTcp, checksum16, parsePacket } from '../lib/packet';
 import { dpdkYaml } from './steering';
 import { RingGateway } from './harness';
 import { collectAnyQueue, compareFrames, MSS_1460, resolveNeighbours, seg, type Ends, type Host } from './fixtures';
-import { VIP, LAN_IP, LIP, CLIENT, RS1 } from './addresses';
+import { VIP, LAN_IP, LIP, CLIENT, RS1, WAN_MAC, LAN_MAC } from './addresses';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -39,8 +39,8 @@ function icmpFrag(o: { ethSrc: string; ethDst: string; src: string; dst: string 
 
 describe('ICMP errors reach the worker that owns the session (2 workers)', () => {
   let gw: RingGateway;
-  let wan = '';
-  let lan = '';
+  const wan = WAN_MAC;
+  const lan = LAN_MAC;
   let lport = 0;
 
   const out = (port: 'wan' | 'lan', n: number, ms?: number) => collectAnyQueue(gw, port, n, ms);
@@ -50,12 +50,13 @@ describe('ICMP errors reach the worker that owns the session (2 workers)', () =>
   const toRs = (): Ends => ({ ethSrc: lan, ethDst: RS1.mac, src: LIP, dst: RS1.ip, sport: lport, dport: 8080 });
   const fromRs = (): Ends => ({ ethSrc: RS1.mac, ethDst: lan, src: RS1.ip, dst: LIP, sport: 8080, dport: lport });
 
+  // Teardown, not a test: the data plane stops whether or not the tests passed.
+  after(() => gw?.stop());
+
   it('sets up a session on worker 0 (client packets on RX queue 0)', async () => {
     gw = RingGateway.start(YAML);
     process.on('exit', () => gw.stop());
     assert.deepEqual(await resolveNeighbours(gw, 'lan', LAN_IP, [RS1]), []);
-    wan = gw.mac('wan');
-    lan = gw.mac('lan');
     await out('wan', 100, 50);
     await out('lan', 100, 50);
     gw.inject('wan', [buildTcp({ ...c(), ...seg({ flags: 'S', seq: 1, ack: 0, id: 1, tcpOptions: MSS_1460 }), ttl: 64 })], 0);
@@ -113,6 +114,4 @@ describe('ICMP errors reach the worker that owns the session (2 workers)', () =>
       assert.equal(after.redirected - before.redirected, 1);
     }
   });
-
-  it('stops', () => gw.stop());
 });

@@ -50,7 +50,7 @@ import {
   type Host,
   type TcpSeg,
 } from './fixtures';
-import { VIP, WAN_IP, LAN_IP, LIP as LIP10, CLIENT, RS1 } from './addresses';
+import { VIP, WAN_IP, LAN_IP, LIP as LIP10, CLIENT, RS1, WAN_MAC, LAN_MAC } from './addresses';
 
 // ---------------------------------------------------------------------------
 // Addresses and config
@@ -100,7 +100,7 @@ async function withGateway(yaml: string, servers: Host[], body: (gw: RingGateway
   try {
     assert.deepEqual(await resolveNeighbours(gw, 'lan', LAN_IP, servers), [], 'resolving the real servers');
     await drainAll(gw);
-    await body(gw, { wan: gw.mac('wan'), lan: gw.mac('lan') });
+    await body(gw, { wan: WAN_MAC, lan: LAN_MAC });
   } finally {
     gw.stop();
   }

@@ -7,6 +7,7 @@ import { loadNative, loadNativeTesting, type Native, type NativeTesting } from '
 import { buildPlan } from '../../src/plan/build';
 import { IdRegistry, realServerKey, serviceKey } from '../../src/plan/ids';
 import { readStats, type Counters } from '../../src/stats';
+import { PortMap } from '../lib/ring-ports';
 
 let ealDone = false;
 
@@ -19,13 +20,13 @@ export class RingGateway {
   cfg: Config;
   /** Stable ids across apply() calls, as the gateway keeps them. */
   readonly ids = new IdRegistry();
-  private readonly portIdx: Map<string, number>;
+  private readonly ports: PortMap;
 
   private constructor(cfg: Config) {
     this.native = loadNative();
     this.testing = loadNativeTesting();
     this.cfg = cfg;
-    this.portIdx = new Map(cfg.ports.map((p, i) => [p.name, i]));
+    this.ports = new PortMap(this.native, cfg.ports);
   }
 
   /** Starts the data plane from YAML text. EAL is initialised once per process. */
@@ -45,19 +46,16 @@ export class RingGateway {
       });
     }
     gw.native.start({ ...built.start, l2fwd: opts.l2fwd === true }, built.plan);
+    gw.ports.checkRingMacs();
     return gw;
   }
 
   private idx(port: string): number {
-    const i = this.portIdx.get(port);
-    if (i === undefined) throw new Error(`no port ${port}`);
-    return i;
+    return this.ports.idx(port);
   }
 
   mac(port: string): string {
-    const info = this.native.portInfo(this.idx(port));
-    if (!info) throw new Error(`port ${port} not up`);
-    return info.mac;
+    return this.ports.mac(port);
   }
 
   inject(port: string, frames: Buffer[], queue = 0): void {

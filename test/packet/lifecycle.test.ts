@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RingGateway } from './harness';
 import { drainAll, MSS_1460, resolveNeighbours, runFixtures, seg, tcpFx, type Host } from './fixtures';
-import { VIP, LAN_IP, LIP as LIP10, CLIENT, RS1 } from './addresses';
+import { VIP, LAN_IP, LIP as LIP10, CLIENT, RS1, WAN_MAC, LAN_MAC } from './addresses';
 
 
 const YAML = `
@@ -26,7 +26,7 @@ async function oneRun(): Promise<void> {
     assert.equal(gw.counters().sessions_created, 0, 'counters start from zero');
     assert.deepEqual(await resolveNeighbours(gw, 'lan', LAN_IP, [RS1]), [], 'resolving the real server');
     await drainAll(gw);
-    const m = { wan: gw.mac('wan'), lan: gw.mac('lan') };
+    const m = { wan: WAN_MAC, lan: LAN_MAC };
     await runFixtures(gw, [
       tcpFx(
         'SYN -> first port of a fresh pool, LIP .10:2000',

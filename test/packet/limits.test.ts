@@ -23,7 +23,7 @@ import {
   type Fixture,
   type Host,
 } from './fixtures';
-import { VIP, LAN_IP, LIP as LIP10, CLIENT, RS1 } from './addresses';
+import { VIP, LAN_IP, LIP as LIP10, CLIENT, RS1, WAN_MAC, LAN_MAC } from './addresses';
 
 const LIP11 = '198.19.0.11';
 
@@ -51,7 +51,7 @@ async function withGateway(yaml: string, body: (gw: RingGateway, m: { wan: strin
   try {
     assert.deepEqual(await resolveNeighbours(gw, 'lan', LAN_IP, [RS1]), [], 'resolving the real server');
     await drainAll(gw);
-    await body(gw, { wan: gw.mac('wan'), lan: gw.mac('lan') });
+    await body(gw, { wan: WAN_MAC, lan: LAN_MAC });
   } finally {
     gw.stop();
   }

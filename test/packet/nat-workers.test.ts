@@ -10,7 +10,7 @@ import { buildTcp } from '../lib/packet';
 import { dpdkYaml } from './steering';
 import { RingGateway } from './harness';
 import { collectAnyQueue, compareFrames, MSS_1460, resolveNeighbours, seg, type Ends } from './fixtures';
-import { VIP, LAN_IP, LIP, CLIENT, RS1 } from './addresses';
+import { VIP, LAN_IP, LIP, CLIENT, RS1, WAN_MAC, LAN_MAC } from './addresses';
 
 const YAML = `
 ${dpdkYaml(2)}
@@ -25,8 +25,8 @@ services:
 
 describe('NAT mode: replies reach the worker that owns the session (2 workers)', () => {
   let gw: RingGateway;
-  let wan = '';
-  let lan = '';
+  const wan = WAN_MAC;
+  const lan = LAN_MAC;
 
   const out = (port: 'wan' | 'lan', n: number, ms?: number) => collectAnyQueue(gw, port, n, ms);
 
@@ -40,8 +40,6 @@ describe('NAT mode: replies reach the worker that owns the session (2 workers)',
     gw = RingGateway.start(YAML);
     process.on('exit', () => gw.stop());
     assert.deepEqual(await resolveNeighbours(gw, 'lan', LAN_IP, [RS1]), []);
-    wan = gw.mac('wan');
-    lan = gw.mac('lan');
     await out('wan', 100, 50);
     await out('lan', 100, 50);
     // Session on worker 0: the client's SYN comes in on RX queue 0.

@@ -24,6 +24,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildTcp, buildUdp, parsePacket, type Parsed } from '../lib/packet';
+import { describeFrame } from '../lib/describe-frame';
 import { RingGateway } from './harness';
 import {
   arpAnswer,
@@ -277,19 +278,6 @@ function counterProblems(before: Record<string, number>, after: Record<string, n
   }
   if (out.length) out.push(`(counters moved: ${moved(before, after)})`);
   return out;
-}
-
-function describeFrame(f: Buffer): string {
-  try {
-    const p = parsePacket(f);
-    if (p.arp) return `ARP ${p.arp.op} ${p.arp.senderIp} -> ${p.arp.targetIp}`;
-    if (p.tcp) return `TCP ${p.ipv4!.src}:${p.tcp.sport} -> ${p.ipv4!.dst}:${p.tcp.dport} [${p.tcp.flags}] seq ${p.tcp.seq}`;
-    if (p.udp) return `UDP ${p.ipv4!.src}:${p.udp.sport} -> ${p.ipv4!.dst}:${p.udp.dport}`;
-    if (p.ipv4) return `IPv4 proto ${p.ipv4.protocol} ${p.ipv4.src} -> ${p.ipv4.dst}`;
-    return `ethertype 0x${p.eth.type.toString(16)}`;
-  } catch {
-    return `unparseable ${f.toString('hex')}`;
-  }
 }
 
 async function noLeftovers(b: Bench, ms = 30): Promise<string[]> {

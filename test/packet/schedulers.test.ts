@@ -20,7 +20,7 @@
 //  - every scheduler drops with drop_no_real_server when no server is usable.
 //
 // The hashing schedulers are also checked against an independent model:
-// crc32c below (table driven, written here) over the client address (and
+// crc32c (test/lib/crc32c.ts, table driven) over the client address (and
 // port) indexes the table buildPlan() produced; the tables themselves are
 // test/unit/schedulers-plan.test.ts's subject.
 //
@@ -33,9 +33,10 @@ import { buildTcp, parsePacket, type Parsed } from '../lib/packet';
 import { parseConfig } from '../../src/config/load';
 import { formatIPv4 } from '../../src/config/net';
 import { buildPlan } from '../../src/plan/build';
+import { crc32c } from '../lib/crc32c';
 import { RingGateway } from './harness';
 import { badChecksums, drainAll, drop, isGatewayArpProbe, MSS_1460, resolveNeighbours, runFixtures, waitUntil, type Host } from './fixtures';
-import { VIP, WAN_IP, LAN_IP } from './addresses';
+import { VIP, WAN_IP, LAN_IP, WAN_MAC, LAN_MAC } from './addresses';
 
 // ---------------------------------------------------------------------------
 // Addresses and configuration
@@ -112,26 +113,6 @@ ${servers}`;
 // The independent model of the hashing schedulers
 // ---------------------------------------------------------------------------
 
-const CRC32C_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let i = 0; i < 256; i++) {
-    let c = i;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
-    t[i] = c >>> 0;
-  }
-  return t;
-})();
-
-/** CRC-32C (Castagnoli, reflected) of `bytes` from `init`, no final inversion: what SSE4.2 crc32 and rte_hash_crc compute. */
-function crc32c(bytes: number[], init: number): number {
-  let c = init >>> 0;
-  for (const b of bytes) c = (CRC32C_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8)) >>> 0;
-  return c;
-}
-
-// The standard check value: CRC-32C("123456789") = 0xe3069283 (init and final xor ~0).
-assert.equal((crc32c([...Buffer.from('123456789')], 0xffffffff) ^ 0xffffffff) >>> 0, 0xe3069283, 'crc32c model');
-
 /** The hash a hashing scheduler indexes with: the address's 4 bytes in wire order, then (flow) the port's 2 bytes and two zero bytes. */
 function clientHash(ip: string, sport: number, seed: number, fields: 'address' | 'flow'): number {
   const h = crc32c(ip.split('.').map(Number), seed);
@@ -198,8 +179,8 @@ class Lb {
     /** "address:port" of every configured server. */
     readonly servers: ReadonlySet<string>,
   ) {
-    this.wanMac = gw.mac('wan');
-    this.lanMac = gw.mac('lan');
+    this.wanMac = WAN_MAC;
+    this.lanMac = LAN_MAC;
     this.lanIdx = gw.cfg.ports.findIndex((p) => p.name === 'lan');
   }
 

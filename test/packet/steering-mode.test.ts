@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { buildTcp, parsePacket } from '../lib/packet';
 import { readStats } from '../../src/stats';
 import { RingGateway } from './harness';
-import { compareFrames, isGatewayArpProbe, MSS_1460, resolveNeighbours, type Host } from './fixtures';
+import { compareFrames, isGatewayArpProbe, MSS_1460, resolveNeighbours, ringPortMac, type Host } from './fixtures';
 import { dpdkYaml } from './steering';
 import { VIP, LIP, CLIENT } from './addresses';
 
@@ -91,8 +91,8 @@ describe('reply steering mode per port', () => {
     const info = await withGateway(config(2), async (gw) => {
       // The fallback is really in effect: a reply delivered to the wrong worker reaches the owner.
       assert.deepEqual(await resolveNeighbours(gw, 'backend', BACK_IP, [RS]), [], 'resolving the real server');
-      const front = gw.mac('front');
-      const back = gw.mac('backend');
+      const front = ringPortMac(0);
+      const back = ringPortMac(1);
       await gw.quiet('backend', 20, 0);
       gw.inject('front', [buildTcp({ ethSrc: CLIENT.mac, ethDst: front, src: CLIENT.ip, dst: VIP, sport: 40000, dport: 80, flags: 'S', seq: 7, tcpOptions: MSS_1460 })], 0);
       const syn = await collectQ(gw, 'backend', 0, 1);

@@ -19,6 +19,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildTcp, buildUdp, parsePacket, type Parsed } from '../lib/packet';
+import { describeFrame } from '../lib/describe-frame';
 import { readStats, type Counters } from '../../src/stats';
 import { RingGateway } from './harness';
 import { bytes, compareFrames, isGatewayArpProbe, MSS_1460, resolveNeighbours, type Ends, type Host } from './fixtures';
@@ -126,19 +127,6 @@ function keyOf(p: Parsed): string | undefined {
 
 function keyFor(proto: Proto, tag: number): string {
   return `${proto === 'tcp' ? 't' : 'u'}${tag}`;
-}
-
-function describeFrame(f: Buffer): string {
-  try {
-    const p = parsePacket(f);
-    if (p.arp) return `ARP ${p.arp.op} ${p.arp.senderIp} -> ${p.arp.targetIp}`;
-    if (p.tcp) return `TCP ${p.ipv4!.src}:${p.tcp.sport} -> ${p.ipv4!.dst}:${p.tcp.dport} [${p.tcp.flags}] seq ${p.tcp.seq}`;
-    if (p.udp) return `UDP ${p.ipv4!.src}:${p.udp.sport} -> ${p.ipv4!.dst}:${p.udp.dport}`;
-    if (p.ipv4) return `IPv4 proto ${p.ipv4.protocol} ${p.ipv4.src} -> ${p.ipv4.dst}`;
-    return `ethertype 0x${p.eth.type.toString(16)}`;
-  } catch {
-    return `unparseable ${f.toString('hex')}`;
-  }
 }
 
 // ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import { buildTcp, parsePacket } from '../lib/packet';
 import { RingGateway } from './harness';
 import { compareFrames, isGatewayArpProbe, MSS_1460, resolveNeighbours, seg, type Host } from './fixtures';
 import { dpdkYaml } from './steering';
-import { VIP, WAN_IP, LAN_IP, LIP, CLIENT, RS1 } from './addresses';
+import { VIP, WAN_IP, LAN_IP, LIP, CLIENT, RS1, WAN_MAC, LAN_MAC } from './addresses';
 
 
 const CONFIG = `
@@ -32,8 +32,8 @@ const u32 = (n: number) => n >>> 0;
 
 describe('SYN proxy with 2 workers: server replies reaching the other worker are handed to the owner', () => {
   let gw: RingGateway;
-  let wan: string;
-  let lan: string;
+  const wan = WAN_MAC;
+  const lan = LAN_MAC;
 
   /** Frames leaving `port` on TX queue `queue` (gateway ARP probes set aside) until n or the bound. */
   async function take(port: 'wan' | 'lan', queue: number, n: number, timeoutMs = 3000): Promise<Buffer[]> {
@@ -61,8 +61,6 @@ describe('SYN proxy with 2 workers: server replies reaching the other worker are
 
   before(async () => {
     gw = RingGateway.start(CONFIG);
-    wan = gw.mac('wan');
-    lan = gw.mac('lan');
     assert.deepEqual(await resolveNeighbours(gw, 'lan', LAN_IP, [RS1]), [], 'resolving the real server');
     await nothingElse();
   });

@@ -28,7 +28,7 @@ import {
   type Host,
   type TcpSeg,
 } from './fixtures';
-import { VIP, WAN_IP, LAN_IP, LIP, CLIENT, RS1 } from './addresses';
+import { VIP, WAN_IP, LAN_IP, LIP, CLIENT, RS1, WAN_MAC, LAN_MAC } from './addresses';
 
 
 const config = (proxy: boolean, webServer = RS1.ip) => `
@@ -56,8 +56,8 @@ const u32 = (n: number) => n >>> 0;
 
 describe('SYN proxy (syn_proxy: true)', () => {
   let gw: RingGateway;
-  let wan: string;
-  let lan: string;
+  const wan = WAN_MAC;
+  const lan = LAN_MAC;
   let nextLport = 2000; // local ports are handed out FIFO from the low end and none is freed here
 
   const c = (sport: number, dport = 80, h: Host = CLIENT): Ends => ({ ethSrc: h.mac, ethDst: wan, src: h.ip, dst: VIP, sport, dport });
@@ -140,8 +140,6 @@ describe('SYN proxy (syn_proxy: true)', () => {
 
   before(async () => {
     gw = RingGateway.start(config(true));
-    wan = gw.mac('wan');
-    lan = gw.mac('lan');
     assert.deepEqual(await resolveNeighbours(gw, 'lan', LAN_IP, [RS1]), [], 'resolving the real server');
     await drainAll(gw);
   });

@@ -8,9 +8,10 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { frameSet, ipNum, macBytes, TCP_ACK, TCP_SYN, writeTcp, writeUdp } from '../../bench/frames';
+import { frameSet, ipNum, macBytes, writeUdp } from '../../bench/frames';
 import { markdownTable, svgPlot } from '../../bench/report';
 import { buildTcp, buildUdp } from '../lib/packet';
+import { ringPortMac, stepInput, tcpConnection } from '../lib/packet-table';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const runJs = path.join(root, 'dist', 'bench', 'run.js');
@@ -21,14 +22,34 @@ describe('bench frames', () => {
   it('writes the same bytes as the test oracle (test/lib/packet.ts)', () => {
     const f = { smac: macBytes('02:00:00:00:01:01'), dmac: macBytes('02:00:00:00:00:aa'), sip: ipNum('198.18.16.3'), dip: ipNum('198.18.2.0'), sport: 40001, dport: 1000 };
     const common = { ethSrc: '02:00:00:00:01:01', ethDst: '02:00:00:00:00:aa', src: '198.18.16.3', dst: '198.18.2.0', sport: 40001, dport: 1000, ttl: 64, id: 1, dontFragment: true };
-    for (const flags of [TCP_SYN, TCP_ACK]) {
-      const [ours] = frameSet(1, (b, o) => writeTcp(b, o, { ...f, flags, seq: 1000, ack: flags === TCP_ACK ? 5001 : 0 }));
-      const want = buildTcp({ ...common, flags: flags === TCP_SYN ? 'S' : 'A', seq: 1000, ack: flags === TCP_ACK ? 5001 : 0, window: 65535 });
+    // TCP: the packet table's connection steps, as the bench pumps them.
+    const conn = tcpConnection(
+      { clientPort: 'wan', client: { ...common, ethDst: '02:00:00:00:00:aa' }, serverPort: 'lan', server: { ethSrc: '02:00:00:00:02:02', ethDst: '02:00:00:00:00:bb', src: '198.19.0.2', dst: '198.19.16.0', sport: 8080, dport: 1024 } },
+      { client: 1000, server: 5000 },
+    );
+    for (const [step, flags, seq, ack] of [[conn.syn, 'S', 1000, 0], [conn.ack, 'A', 1001, 5001]] as const) {
+      const [ours] = frameSet(1, (b, o) => stepInput(step).copy(b, o));
+      const want = buildTcp({ ...common, flags, seq, ack, window: 65535 });
       assert.equal(ours!.toString('hex'), want.toString('hex'));
     }
     const [u] = frameSet(1, (b, o) => writeUdp(b, o, f));
     const payload = Buffer.from(Array.from({ length: 18 }, (_, i) => (i * 7 + 1) & 0xff));
     assert.equal(u!.toString('hex'), buildUdp({ ...common, payload }).toString('hex'));
+  });
+
+  it('pumps the same TCP bytes as before the frames came from the packet tables (64-byte frames, window 65535, id 1, DF)', () => {
+    // Flow 0 of a one-service run; the hex is what bench/frames.ts's TCP writer produced.
+    const conn = tcpConnection(
+      {
+        clientPort: 'wan',
+        client: { ethSrc: '02:00:00:00:01:01', ethDst: ringPortMac(0), src: '198.18.16.0', dst: '198.18.2.0', sport: 1024, dport: 1000 },
+        serverPort: 'lan',
+        server: { ethSrc: '02:00:00:00:02:02', ethDst: ringPortMac(1), src: '198.19.0.2', dst: '198.19.16.0', sport: 8080, dport: 1024 },
+      },
+      { client: 1000, server: 5000 },
+    );
+    assert.equal(stepInput(conn.syn).toString('hex'), '02666e0000000200000001010800450000280001400040069caac6121000c6120200040003e8000003e8000000005002ffff05ee0000000000000000');
+    assert.equal(stepInput(conn.ack).toString('hex'), '02666e0000000200000001010800450000280001400040069caac6121000c6120200040003e8000003e9000013895010fffff2550000000000000000');
   });
 
   it('renders a table and a plot from figures', () => {
