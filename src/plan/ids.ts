@@ -104,6 +104,11 @@ export class IdRegistry {
     return id;
   }
 
+  /** Services ever configured: key -> id (a service id is never reused). */
+  services(): ReadonlyMap<string, number> {
+    return this.svc;
+  }
+
   /** Configured real servers: key -> id. */
   realServers(): ReadonlyMap<string, number> {
     return this.rs;
