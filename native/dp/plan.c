@@ -65,8 +65,28 @@ void fn_plan_free(struct fn_plan *p)
 		return -1;                          \
 	} while (0)
 
+/* The lookup tables and cursor stripes, zeroed. */
+static int plan_alloc_lookups(struct fn_plan *p, unsigned n_workers)
+{
+	uint32_t ns = fn_pow2_at_least(p->n_services * 2 + 2);
+	uint32_t nl = fn_pow2_at_least(p->n_locals * 2 + 2);
+	p->svc_ht = rte_zmalloc("fn_plan", sizeof(uint32_t) * ns, 64);
+	p->local_ht = rte_zmalloc("fn_plan", sizeof(uint32_t) * nl, 64);
+	p->svc_mask = ns - 1;
+	p->local_mask = nl - 1;
+	/* Cursor stripes rounded to a cache line so workers never share one. */
+	p->n_workers = n_workers;
+	p->cursor_stride = RTE_ALIGN_CEIL(p->n_services + p->n_pools, 16);
+	p->cursors = rte_zmalloc("fn_plan", sizeof(uint32_t) * p->cursor_stride * n_workers + 64, 64);
+	return p->svc_ht && p->local_ht && p->cursors ? 0 : -1;
+}
+
 int fn_plan_build(struct fn_plan *p, unsigned n_workers, char *err, size_t errlen)
 {
+	/* Memory first: a plan refused for want of it must leave the
+	 * process-wide LIP slot and neighbour tables as they were. */
+	if (plan_alloc_lookups(p, n_workers) != 0)
+		FAIL("native plan: out of DPDK memory for the plan's lookup tables (raise dpdk.memory_mb)");
 	for (uint32_t i = 0; i < p->n_services; i++) {
 		const struct fn_service *s = &p->services[i];
 		if (s->pool >= p->n_pools)
@@ -115,14 +135,6 @@ int fn_plan_build(struct fn_plan *p, unsigned n_workers, char *err, size_t errle
 	for (unsigned i = 0; i < FN_NTIMEOUTS; i++)
 		p->timeout_tsc[i] = (uint64_t)p->timeouts_s[i] * hz;
 
-	uint32_t ns = fn_pow2_at_least(p->n_services * 2 + 2);
-	uint32_t nl = fn_pow2_at_least(p->n_locals * 2 + 2);
-	p->svc_ht = rte_zmalloc("fn_plan", sizeof(uint32_t) * ns, 64);
-	p->local_ht = rte_zmalloc("fn_plan", sizeof(uint32_t) * nl, 64);
-	if (!p->svc_ht || !p->local_ht)
-		FAIL("out of memory for plan hash tables");
-	p->svc_mask = ns - 1;
-	p->local_mask = nl - 1;
 	for (uint32_t i = 0; i < p->n_services; i++) {
 		const struct fn_service *s = &p->services[i];
 		if (fn_plan_service(p, s->vip, s->vport, s->proto))
@@ -141,12 +153,5 @@ int fn_plan_build(struct fn_plan *p, unsigned n_workers, char *err, size_t errle
 			h = (h + 1) & p->local_mask;
 		p->local_ht[h] = i + 1;
 	}
-
-	/* Cursor stripes rounded to a cache line so workers never share one. */
-	p->n_workers = n_workers;
-	p->cursor_stride = RTE_ALIGN_CEIL(p->n_services + p->n_pools, 16);
-	p->cursors = rte_zmalloc("fn_plan", sizeof(uint32_t) * p->cursor_stride * n_workers + 64, 64);
-	if (!p->cursors)
-		FAIL("out of memory for plan cursors");
 	return 0;
 }
