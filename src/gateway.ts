@@ -13,8 +13,7 @@ import { HealthMonitor, type HealthState } from './health';
 import { healthTargets } from './health/targets';
 import type { Logger } from './log';
 import type { Native, NativePortInfo, NativeSession } from './native';
-import type { IdRegistry } from './plan/ids';
-import { serviceKey } from './plan/ids';
+import { serviceKey, type IdRegistry } from './plan/ids';
 import { RunningPlan, type ReloadResult, type ServiceListing } from './reload/running-plan';
 import { nonZero, readStats, type StatsSnapshot } from './stats';
 

@@ -4,8 +4,7 @@ import { parseConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
 import { ealArgs, removeRuntimeDir } from '../../src/dpdk/eal';
 import { loadNative, type Native } from '../../src/native';
-import type { IdRegistry } from '../../src/plan/ids';
-import { realServerKey, serviceKey } from '../../src/plan/ids';
+import { realServerKey, serviceKey, type IdRegistry } from '../../src/plan/ids';
 import { RunningPlan, type ReloadResult, type ServiceListing } from '../../src/reload/running-plan';
 import { readStats, type Counters } from '../../src/stats';
 
