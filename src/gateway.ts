@@ -9,75 +9,59 @@ import * as fs from 'node:fs';
 import { checkDevices, vdevArgs } from './dpdk/devices';
 import { ealArgs, filePrefix, removeRuntimeDir } from './dpdk/eal';
 import { setupKernelInterfaces } from './dpdk/kernel';
-import { HealthMonitor, normalizeTarget, type HealthState } from './health';
+import { HealthMonitor, type HealthState } from './health';
 import { healthTargets } from './health/targets';
 import type { Logger } from './log';
 import type { Native, NativePortInfo, NativeSession } from './native';
-import { buildPlan, type PlannedRealServer } from './plan/build';
-import { IdRegistry, serviceKey } from './plan/ids';
-import { describeChanges, liveChangeErrors, serversToReset, type ConfigChanges } from './reload';
+import { serviceKey, type IdRegistry } from './plan/ids';
+import { RunningPlan, type ReloadResult, type ServiceListing } from './reload/running-plan';
 import { nonZero, readStats, type StatsSnapshot } from './stats';
 
-export type ReloadResult = { ok: true; changes: ConfigChanges } | { ok: false; errors: string[] };
-
-export interface ServiceListing {
-  name: string;
-  vip: string;
-  port: number;
-  protocol: string;
-  scheduler: string;
-  real_servers: (PlannedRealServer & { health: 'up' | 'down' | 'unchecked' | 'removed'; active: number; created: number; last_error: string | null })[];
-}
+export type { ReloadResult, ServiceListing };
 
 export class Gateway {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
-  private cfg: Config;
-  private readonly ids = new IdRegistry();
-  /** Ids of removed servers whose sessions are to be reset (see removed_servers). */
-  private readonly resetIds = new Set<number>();
-  /** Sessions-created counts of recycled ids at the time they were recycled. */
-  private readonly createdBase = new Map<number, number>();
-  private planned: PlannedRealServer[] = [];
+  /** The running config, ids and listing; every plan change goes through it. */
+  private readonly plan: RunningPlan;
   private readonly health: HealthMonitor;
-  private generation = 0;
+  private readonly isUp = (key: string) => this.health.isUp(key);
 
   constructor(
     cfg: Config,
     private readonly native: Native,
     private readonly log: Logger,
   ) {
-    this.cfg = cfg;
+    this.plan = new RunningPlan(cfg, native);
     this.health = new HealthMonitor(log.child({ component: 'health' }));
     this.health.on('change', (s: HealthState) => {
       if (this.running) this.publish(`health: ${s.key} ${s.up ? 'up' : 'down'}`);
     });
   }
 
+  /** The config the running plan was built from: a reload changes both or neither. */
+  private get cfg(): Config {
+    return this.plan.config();
+  }
+
+  private get ids(): IdRegistry {
+    return this.plan.ids;
+  }
+
   config(): Config {
     return this.cfg;
   }
 
-  private build(cfg: Config) {
-    const built = buildPlan(cfg, { ids: this.ids, isUp: (key) => this.health.isUp(key), reset: [...this.resetIds] });
-    const reused = this.ids.takeReused();
-    if (reused.length) {
-      const { created } = this.native.readRealServers(this.ids.realServerIdLimit());
-      for (const id of reused) this.createdBase.set(id, created[id] ?? 0);
-    }
-    return built;
-  }
-
   /** Throws with a message naming the cause (config, EAL, device, memory). */
   start(): void {
-    const built = this.build(this.cfg);
-    const args = ealArgs(this.cfg, built.memoryNeededMb);
-    const bad = checkDevices(this.cfg);
-    if (bad.length) throw new Error(bad.join('; '));
-    this.log.debug({ eal: args }, 'EAL arguments');
-    this.native.ealInit(args);
-    this.native.start(built.start, built.plan);
-    this.planned = built.realServers;
+    const built = this.plan.start(this.isUp, (b) => {
+      const args = ealArgs(this.cfg, b.memoryNeededMb);
+      const bad = checkDevices(this.cfg);
+      if (bad.length) throw new Error(bad.join('; '));
+      this.log.debug({ eal: args }, 'EAL arguments');
+      this.native.ealInit(args);
+      this.native.start(b.start, b.plan);
+    });
     this.running = true;
     setupKernelInterfaces(this.cfg, this.log);
     this.cfg.ports.forEach((p, i) => {
@@ -203,20 +187,20 @@ export class Gateway {
     }
   }
 
-  /** Build and publish a plan for the current config (after health changes). */
+  /**
+   * Build and publish a plan for the current config after a health verdict.
+   * Runs in an event handler, so it never throws: a plan the data plane
+   * refuses is logged and the running one stays; the verdict is kept and
+   * goes out with the next publish.
+   */
   private publish(reason: string): void {
-    const built = this.build(this.cfg);
-    this.native.apply(built.plan);
-    this.planned = built.realServers;
-    this.generation++;
-    this.releaseIds();
-    this.log.info({ reason, generation: this.generation }, 'plan published');
-  }
-
-  /** Ids of servers that are gone and hold no session can serve new servers. */
-  private releaseIds(): void {
-    const { active } = this.native.readRealServers(this.ids.realServerIdLimit());
-    for (const id of this.ids.release((id) => active[id] ?? 0)) this.resetIds.delete(id);
+    try {
+      const r = this.plan.publish(this.cfg, { isUp: this.isUp });
+      if (r.ok) this.log.info({ reason, generation: r.generation }, 'plan published');
+      else this.log.error({ reason, err: r.error }, 'plan not published: the running plan stays');
+    } catch (e) {
+      this.log.error({ reason, err: e }, 'plan not published: the running plan stays');
+    }
   }
 
   /**
@@ -226,33 +210,15 @@ export class Gateway {
    */
   reload(next: Config): ReloadResult {
     if (!this.running) return { ok: false, errors: ['the gateway is not running'] };
-    const errors = liveChangeErrors(this.cfg, next);
-    if (errors.length) return { ok: false, errors };
-    const changes = describeChanges(this.cfg, next);
-    const resetNow = serversToReset(this.cfg, next)
-      .map((k) => this.ids.realServers().get(k))
-      .filter((id): id is number => id !== undefined && !this.resetIds.has(id));
-    try {
-      healthTargets(next).forEach(normalizeTarget); // refuse before anything changes
-      resetNow.forEach((id) => this.resetIds.add(id));
-      this.ids.retire(next); // removed servers drain under their old ids; re-added ones get new ids
-      const built = this.build(next);
-      this.native.apply(built.plan);
-      this.planned = built.realServers;
-    } catch (e) {
-      resetNow.forEach((id) => this.resetIds.delete(id));
-      return { ok: false, errors: [(e as Error).message] };
-    }
     const old = this.cfg;
-    this.cfg = next;
-    this.generation++;
-    this.releaseIds();
+    const r = this.plan.reload(next, { isUp: this.isUp });
+    if (!r.ok) return r;
     if (!isSameRoutes(old, next)) setupKernelInterfaces(next, this.log);
     this.health.update(healthTargets(next));
     if (old.stats.interval_s !== next.stats.interval_s) this.startStatsTimer();
     this.log.level = next.log.level;
-    this.log.info({ changes, generation: this.generation }, 'config reloaded');
-    return { ok: true, changes };
+    this.log.info({ changes: r.changes, generation: this.plan.generation() }, 'config reloaded');
+    return r;
   }
 
   /** Reload from a file: its errors (FILE:LINE:COL) come back, the running config stays. */
@@ -281,45 +247,7 @@ export class Gateway {
 
   /** Services and their servers as `ipvsadm -Ln` shows them, plus health. */
   list(): ServiceListing[] {
-    const { active, created } = this.native.readRealServers(this.ids.realServerIdLimit());
-    const health = new Map(this.health.states().map((s) => [s.key, s]));
-    const createdOf = (id: number) => (created[id] ?? 0) - (this.createdBase.get(id) ?? 0);
-    return this.cfg.services.map((s) => {
-      const prefix = serviceKey(s) + ' ';
-      const configured = this.planned
-        .filter((r) => r.key.startsWith(prefix))
-        .map((r) => {
-          const h = health.get(r.key);
-          return {
-            ...r,
-            health: h ? (h.up ? 'up' : 'down') : 'unchecked',
-            active: active[r.id] ?? 0,
-            created: createdOf(r.id),
-            last_error: h?.lastError ?? null,
-          } as const;
-        });
-      // Removed by a reload, sessions still running: shown until they end.
-      const draining = [...this.ids.drainingServers()]
-        .filter(([, key]) => key.startsWith(prefix))
-        .map(([id, key]) => {
-          const addr = key.slice(prefix.length);
-          const i = addr.lastIndexOf(':');
-          return {
-            id,
-            key,
-            service: s.name,
-            address: addr.slice(0, i),
-            port: Number(addr.slice(i + 1)),
-            weight: 0,
-            up: false,
-            health: 'removed',
-            active: active[id] ?? 0,
-            created: createdOf(id),
-            last_error: this.resetIds.has(id) ? 'removed with reset' : 'removed: draining',
-          } as const;
-        });
-      return { name: s.name, vip: s.vip, port: s.port, protocol: s.protocol, scheduler: s.scheduler, real_servers: [...configured, ...draining] };
-    });
+    return this.plan.list(this.health.states());
   }
 
   healthStates(): HealthState[] {

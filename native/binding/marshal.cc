@@ -42,6 +42,14 @@ Napi::Uint32Array U32Arr(const Napi::Object &o, const char *key)
 	return v.As<Napi::Uint32Array>();
 }
 
+// A plan is built beside the running one, so both must fit at once.
+std::string OutOfMemory(uint32_t n_services, uint32_t n_rs, uint32_t n_sched)
+{
+	return "native plan: out of DPDK memory for " + std::to_string(n_services) + " services, " +
+	       std::to_string(n_rs) + " real servers and " + std::to_string(n_sched) +
+	       " scheduling entries beside the running plan (raise dpdk.memory_mb)";
+}
+
 Napi::Object At(const Napi::Array &a, uint32_t i)
 {
 	Napi::Value v = a.Get(i);
@@ -127,7 +135,7 @@ fn_plan *PlanFromJs(const Napi::Object &o)
 	fn_plan *p = fn_plan_alloc(svcs.Length(), rss.Length(), sched.ElementLength(), lips.Length(),
 				   pools.Length(), pool_lips.ElementLength(), locals.Length());
 	if (!p)
-		throw Napi::Error::New(env, "native plan: out of DPDK memory");
+		throw Napi::Error::New(env, OutOfMemory(svcs.Length(), rss.Length(), sched.ElementLength()));
 	try {
 		for (uint32_t i = 0; i < p->n_services; i++) {
 			Napi::Object s = At(svcs, i);
@@ -195,7 +203,7 @@ fn_plan *PlanFromJs(const Napi::Object &o)
 		p->n_acl = acl.Length();
 		p->acl = static_cast<fn_acl *>(rte_zmalloc("fn_plan", sizeof(fn_acl) * (p->n_acl + 1), 64));
 		if (!p->acl)
-			throw Napi::Error::New(env, "native plan: out of DPDK memory");
+			throw Napi::Error::New(env, OutOfMemory(p->n_services, p->n_rs, p->n_sched));
 		for (uint32_t i = 0; i < p->n_acl; i++) {
 			Napi::Object a = At(acl, i);
 			uint32_t plen = U32(a, "prefix", 32);
@@ -208,7 +216,7 @@ fn_plan *PlanFromJs(const Napi::Object &o)
 			Napi::Array ids = reset.As<Napi::Array>();
 			p->reset_rs = static_cast<uint64_t *>(rte_zmalloc("fn_plan", FN_MAX_RS / 8, 64));
 			if (!p->reset_rs)
-				throw Napi::Error::New(env, "native plan: out of DPDK memory");
+				throw Napi::Error::New(env, OutOfMemory(p->n_services, p->n_rs, p->n_sched));
 			for (uint32_t i = 0; i < ids.Length(); i++) {
 				Napi::Value v = ids.Get(i);
 				uint32_t id = v.IsNumber() ? v.As<Napi::Number>().Uint32Value() : FN_MAX_RS;

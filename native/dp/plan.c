@@ -65,6 +65,22 @@ void fn_plan_free(struct fn_plan *p)
 		return -1;                          \
 	} while (0)
 
+/* The lookup tables and cursor stripes, zeroed. */
+static int plan_alloc_lookups(struct fn_plan *p, unsigned n_workers)
+{
+	uint32_t ns = fn_pow2_at_least(p->n_services * 2 + 2);
+	uint32_t nl = fn_pow2_at_least(p->n_locals * 2 + 2);
+	p->svc_ht = rte_zmalloc("fn_plan", sizeof(uint32_t) * ns, 64);
+	p->local_ht = rte_zmalloc("fn_plan", sizeof(uint32_t) * nl, 64);
+	p->svc_mask = ns - 1;
+	p->local_mask = nl - 1;
+	/* Cursor stripes rounded to a cache line so workers never share one. */
+	p->n_workers = n_workers;
+	p->cursor_stride = RTE_ALIGN_CEIL(p->n_services + p->n_pools, 16);
+	p->cursors = rte_zmalloc("fn_plan", sizeof(uint32_t) * p->cursor_stride * n_workers + 64, 64);
+	return p->svc_ht && p->local_ht && p->cursors ? 0 : -1;
+}
+
 /* Every index the control plane wrote stays inside its array. */
 static int plan_check(const struct fn_plan *p, char *err, size_t errlen)
 {
@@ -123,14 +139,6 @@ static int plan_intern(struct fn_plan *p, char *err, size_t errlen)
 /* The open-addressing tables workers find services and local addresses in. */
 static int plan_hash(struct fn_plan *p, char *err, size_t errlen)
 {
-	uint32_t ns = fn_pow2_at_least(p->n_services * 2 + 2);
-	uint32_t nl = fn_pow2_at_least(p->n_locals * 2 + 2);
-	p->svc_ht = rte_zmalloc("fn_plan", sizeof(uint32_t) * ns, 64);
-	p->local_ht = rte_zmalloc("fn_plan", sizeof(uint32_t) * nl, 64);
-	if (!p->svc_ht || !p->local_ht)
-		FAIL("out of memory for plan hash tables");
-	p->svc_mask = ns - 1;
-	p->local_mask = nl - 1;
 	for (uint32_t i = 0; i < p->n_services; i++) {
 		const struct fn_service *s = &p->services[i];
 		if (fn_plan_service(p, s->vip, s->vport, s->proto))
@@ -154,18 +162,15 @@ static int plan_hash(struct fn_plan *p, char *err, size_t errlen)
 
 int fn_plan_build(struct fn_plan *p, unsigned n_workers, char *err, size_t errlen)
 {
+	/* Memory first, then every check: a plan refused for want of memory or
+	 * for a bad index leaves the process-wide LIP slot and neighbour tables
+	 * as they were. */
+	if (plan_alloc_lookups(p, n_workers) != 0)
+		FAIL("native plan: out of DPDK memory for the plan's lookup tables (raise dpdk.memory_mb)");
 	if (plan_check(p, err, errlen) != 0 || plan_intern(p, err, errlen) != 0)
 		return -1;
 	uint64_t hz = rte_get_tsc_hz();
 	for (unsigned i = 0; i < FN_NTIMEOUTS; i++)
 		p->timeout_tsc[i] = (uint64_t)p->timeouts_s[i] * hz;
-	if (plan_hash(p, err, errlen) != 0)
-		return -1;
-	/* Cursor stripes rounded to a cache line so workers never share one. */
-	p->n_workers = n_workers;
-	p->cursor_stride = RTE_ALIGN_CEIL(p->n_services + p->n_pools, 16);
-	p->cursors = rte_zmalloc("fn_plan", sizeof(uint32_t) * p->cursor_stride * n_workers + 64, 64);
-	if (!p->cursors)
-		FAIL("out of memory for plan cursors");
-	return 0;
+	return plan_hash(p, err, errlen);
 }

@@ -18,6 +18,18 @@ export function realServerKey(svc: string, rs: { address: string; port: number }
   return `${svc} ${rs.address}:${rs.port}`;
 }
 
+/** Everything an IdRegistry holds, copied: what restore() puts back. */
+export interface IdSnapshot {
+  readonly svc: ReadonlyMap<string, number>;
+  readonly rs: ReadonlyMap<string, number>;
+  readonly draining: ReadonlyMap<number, string>;
+  readonly reused: readonly number[];
+  readonly nextSvc: number;
+  readonly freeRs: readonly number[];
+  readonly nextRs: number;
+  readonly lipPorts: ReadonlyMap<number, number>;
+}
+
 export class IdRegistry {
   private readonly svc = new Map<string, number>();
   private readonly rs = new Map<string, number>();
@@ -27,6 +39,36 @@ export class IdRegistry {
   private freeRs: number[] = [];
   private nextRs = 0;
   private readonly lipPorts = new Map<number, number>();
+
+  /**
+   * A copy of the whole registry. A reload allocates ids, retires servers and
+   * notes LIPs while it builds its plan; if the data plane then refuses the
+   * plan, restore() makes all of that not have happened.
+   */
+  snapshot(): IdSnapshot {
+    return {
+      svc: new Map(this.svc),
+      rs: new Map(this.rs),
+      draining: new Map(this.draining),
+      reused: [...this.reused],
+      nextSvc: this.nextSvc,
+      freeRs: [...this.freeRs],
+      nextRs: this.nextRs,
+      lipPorts: new Map(this.lipPorts),
+    };
+  }
+
+  /** Back to a snapshot (the maps keep their identity: readers holding them see it). */
+  restore(s: IdSnapshot): void {
+    refill(this.svc, s.svc);
+    refill(this.rs, s.rs);
+    refill(this.draining, s.draining);
+    refill(this.lipPorts, s.lipPorts);
+    this.reused = [...s.reused];
+    this.nextSvc = s.nextSvc;
+    this.freeRs = [...s.freeRs];
+    this.nextRs = s.nextRs;
+  }
 
   /**
    * Every LIP ever planned, with its port: one a reload removed may still
@@ -60,6 +102,11 @@ export class IdRegistry {
       this.rs.set(key, id);
     }
     return id;
+  }
+
+  /** Services ever configured: key -> id (a service id is never reused). */
+  services(): ReadonlyMap<string, number> {
+    return this.svc;
   }
 
   /** Configured real servers: key -> id. */
@@ -112,6 +159,11 @@ export class IdRegistry {
     }
     return freed;
   }
+}
+
+function refill<K, V>(m: Map<K, V>, from: ReadonlyMap<K, V>): void {
+  m.clear();
+  for (const [k, v] of from) m.set(k, v);
 }
 
 function configuredKeys(cfg: Config): Set<string> {

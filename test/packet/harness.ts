@@ -4,8 +4,8 @@ import { parseConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
 import { ealArgs, removeRuntimeDir } from '../../src/dpdk/eal';
 import { loadNative, loadNativeTesting, type Native, type NativeTesting } from '../../src/native';
-import { buildPlan } from '../../src/plan/build';
-import { IdRegistry, realServerKey, serviceKey } from '../../src/plan/ids';
+import { realServerKey, serviceKey, type IdRegistry } from '../../src/plan/ids';
+import { RunningPlan, type ReloadResult, type ServiceListing } from '../../src/reload/running-plan';
 import { readStats, type Counters } from '../../src/stats';
 import { PortMap } from '../lib/ring-ports';
 
@@ -17,35 +17,47 @@ export class RingGateway {
   readonly native: Native;
   /** Ring inject/drain: the addon's test hooks. */
   readonly testing: NativeTesting;
-  cfg: Config;
-  /** Stable ids across apply() calls, as the gateway keeps them. */
-  readonly ids = new IdRegistry();
+  /** The running config, ids and listing: the gateway's own (src/reload/running-plan.ts). */
+  readonly plan: RunningPlan;
   private readonly ports: PortMap;
 
   private constructor(cfg: Config) {
     this.native = loadNative();
     this.testing = loadNativeTesting();
-    this.cfg = cfg;
+    this.plan = new RunningPlan(cfg, this.native);
     this.ports = new PortMap(this.native, cfg.ports);
+  }
+
+  get cfg(): Config {
+    return this.plan.config();
+  }
+
+  /** Stable ids across apply() calls, as the gateway keeps them. */
+  get ids(): IdRegistry {
+    return this.plan.ids;
   }
 
   /** Starts the data plane from YAML text. EAL is initialised once per process. */
   static start(yaml: string, opts: { l2fwd?: boolean } = {}): RingGateway {
     const cfg = parseConfig(yaml, 'fixture.yaml');
     const gw = new RingGateway(cfg);
-    const built = buildPlan(cfg, { ids: gw.ids });
-    if (!ealDone) {
-      const prefix = `fntest${process.pid}`;
-      gw.native.ealInit(ealArgs(cfg, built.memoryNeededMb, { defaultPrefix: prefix }));
-      ealDone = true;
-      // Leave nothing behind: stop whatever still runs, release EAL, remove its runtime dir.
-      process.on('exit', () => {
-        gw.native.stop();
-        gw.native.ealCleanup();
-        removeRuntimeDir(prefix);
-      });
-    }
-    gw.native.start({ ...built.start, l2fwd: opts.l2fwd === true }, built.plan);
+    gw.plan.start(
+      () => true,
+      (built) => {
+        if (!ealDone) {
+          const prefix = `fntest${process.pid}`;
+          gw.native.ealInit(ealArgs(cfg, built.memoryNeededMb, { defaultPrefix: prefix }));
+          ealDone = true;
+          // Leave nothing behind: stop whatever still runs, release EAL, remove its runtime dir.
+          process.on('exit', () => {
+            gw.native.stop();
+            gw.native.ealCleanup();
+            removeRuntimeDir(prefix);
+          });
+        }
+        gw.native.start({ ...built.start, l2fwd: opts.l2fwd === true }, built.plan);
+      },
+    );
     gw.ports.checkRingMacs();
     return gw;
   }
@@ -81,19 +93,25 @@ export class RingGateway {
   }
 
   /**
-   * Publish a new plan from YAML, as a reload does (same ports and EAL).
-   * down: real-server keys ("VIP:port/proto address:port") health marks down;
-   * reset: real-server keys whose sessions must be reset.
+   * Publish a new plan from YAML through the gateway's own reload (same ports
+   * and EAL). down: real-server keys ("VIP:port/proto address:port") health
+   * marks down; reset: keys of servers this reload removes whose sessions
+   * must be reset. Throws the reload's errors.
    */
   apply(yaml: string, opts: { down?: string[]; reset?: string[] } = {}): void {
-    const cfg = parseConfig(yaml, 'fixture.yaml');
+    const r = this.reload(yaml, opts);
+    if (!r.ok) throw new Error(`reload refused: ${r.errors.join('; ')}`);
+  }
+
+  /** As apply(), returning the refusal instead of throwing it. */
+  reload(yaml: string, opts: { down?: string[]; reset?: string[] } = {}): ReloadResult {
     const down = new Set(opts.down ?? []);
-    const reset = (opts.reset ?? []).map((k) => this.ids.realServerId(k)); // before they retire
-    this.ids.retire(cfg); // as the gateway does: a server added back gets a fresh id
-    this.native.apply(buildPlan(cfg, { ids: this.ids, isUp: (k) => !down.has(k), reset }).plan);
-    const { active } = this.native.readRealServers(this.ids.realServerIdLimit());
-    this.ids.release((id) => active[id] ?? 0);
-    this.cfg = cfg;
+    return this.plan.reload(parseConfig(yaml, 'fixture.yaml'), { isUp: (k) => !down.has(k), reset: opts.reset });
+  }
+
+  /** The listing `fullnat list` shows (every server health-unchecked: the harness runs no probes). */
+  list(): ServiceListing[] {
+    return this.plan.list([]);
   }
 
   /** The key a real server has in plans, health and ids. */

@@ -2,8 +2,8 @@
 // config with the new one. Ports, EAL and memory are fixed for the life of
 // the process; everything that lives in the plan can change live.
 import { isDeepStrictEqual } from 'node:util';
-import type { Config } from './config/schema';
-import { realServerKey, serviceKey } from './plan/ids';
+import type { Config } from '../config/schema';
+import { realServerKey, serviceKey } from '../plan/ids';
 
 /** One line per setting that needs a restart, naming it. Empty: reload is possible. */
 export function liveChangeErrors(old: Config, next: Config): string[] {
