@@ -193,7 +193,9 @@ export function buildPlan(cfg: Config, opts: PlanOptions = {}): BuiltPlan {
       schedLen: table.length,
       pool: poolIdx.get(s.local_addresses)!,
     });
-    sched.push(...table.map((i) => base + i));
+    // A loop, not push(...spread): a spread passes every entry as an argument,
+    // and a Maglev table of a million entries overflows the call stack.
+    for (const i of table) sched.push(base + i);
     for (const [list, allow] of [[s.deny, false], [s.allow, true]] as const) {
       for (const c of list) {
         const n = parseCidr(c);

@@ -170,6 +170,15 @@ describe('plan: the Maglev table', () => {
     assert.ok(Math.abs(up[D]! - 65537 / 2) <= 3, `D (weight 3 of 6) holds ${up[D]}`);
   });
 
+  test('a table of over a million entries builds (the schema allows up to 10000019)', () => {
+    const w = web(build('mh', { lines: ['maglev_size: 1000003'] }));
+    assert.equal(w.table.length, 1000003);
+    assert.equal(w.svc.schedLen, 1000003);
+    const n = count(w.names);
+    assert.deepEqual(Object.keys(n).sort(), [A, B]);
+    assert.ok(Math.abs(n[A]! - 1000003 / 3) <= 2, `A holds ${n[A]} of 1000003`);
+  });
+
   test('two builds of one config are identical; server order in the file does not matter; the seed does', () => {
     const one = web(build('mh', { lines: ['maglev_size: 65537', 'hash_seed: 9'] }));
     const two = web(build('mh', { lines: ['maglev_size: 65537', 'hash_seed: 9'] }));
