@@ -4,6 +4,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <cstdio>
+#include <cstdlib>
+#include <pthread.h>
 #include <vector>
 
 #include "marshal.h"
@@ -17,6 +19,45 @@ static std::string MacString(const uint8_t *m)
 	return b;
 }
 
+// Workers and the control thread belong to the environment that started them
+// (node-usb's model): if it ends without stop(), they are stopped (flag +
+// join) before the process is torn down under them. Node runs environment
+// cleanup hooks when the event loop ends or a worker_threads environment goes
+// away, but not on process.exit(), which goes straight to exit(): an atexit
+// handler covers that. Both end in fn_dp_stop(), a no-op once stopped.
+static napi_env stop_hook_env = nullptr; // the environment whose cleanup hook is registered
+static pthread_t starter;                // the thread that called start(): EAL's main lcore
+
+static void StopUnstopped(const char *how)
+{
+	if (!fn_dp_running() || !pthread_equal(pthread_self(), starter))
+		return; // stopped already; or exit() from another thread, which must not join itself
+	fn_dp_stop();
+	if (std::getenv("FULLNAT_TRACE_CLEANUP")) // lets tests see which path did the stopping
+		std::fprintf(stderr, "fullnat: data plane stopped by %s\n", how);
+}
+
+static void StopAtEnvCleanup(void *)
+{
+	stop_hook_env = nullptr;
+	StopUnstopped("the environment cleanup hook");
+}
+
+static void StopAtExit()
+{
+	StopUnstopped("the exit handler");
+}
+
+static void GuardAgainstExitWithoutStop(napi_env env)
+{
+	static bool at_exit_registered = false;
+	starter = pthread_self();
+	if (!at_exit_registered)
+		at_exit_registered = std::atexit(StopAtExit) == 0;
+	if (!stop_hook_env && napi_add_env_cleanup_hook(env, StopAtEnvCleanup, nullptr) == napi_ok)
+		stop_hook_env = env;
+}
+
 Napi::Value Start(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
@@ -28,12 +69,15 @@ Napi::Value Start(const Napi::CallbackInfo &info)
 	char err[512] = "";
 	if (fn_dp_start(&cfg, plan, err, sizeof(err)) != 0) // takes the plan in all cases
 		throw Napi::Error::New(env, err);
+	GuardAgainstExitWithoutStop(env);
 	return env.Undefined();
 }
 
 Napi::Value Stop(const Napi::CallbackInfo &info)
 {
 	fn_dp_stop();
+	if (stop_hook_env == info.Env() && napi_remove_env_cleanup_hook(stop_hook_env, StopAtEnvCleanup, nullptr) == napi_ok)
+		stop_hook_env = nullptr;
 	return info.Env().Undefined();
 }
 
