@@ -2,6 +2,7 @@
 // mock with the same surface for control-plane unit tests (no DPDK needed).
 import * as path from 'node:path';
 import * as fs from 'node:fs';
+import { CONSTANTS, type NativeConstants } from './generated/consts';
 
 /** One port as the data plane starts it. Addresses are host-order uint32. */
 export interface NativePort {
@@ -41,7 +42,7 @@ export interface NativePlan {
     schedFirst: number;
     schedLen: number;
     pool: number;
-    /** 0 cursor (rr, wrr), 1 hash of client address, 2 hash of address+port, 3 least sessions. */
+    /** enum fn_sched_kind: a value of CONSTANTS.schedKinds (src/generated/consts.ts). */
     schedKind: number;
     hashSeed: number;
     persistS: number; // 0: no persistence
@@ -127,6 +128,8 @@ export interface NativeNeighbour {
 }
 
 export interface Native {
+  /** Scheduler kinds, TCP state names and session bytes as the C side compiled them (native/include/fn_consts.h). */
+  readonly constants: NativeConstants;
   ealInit(args: string[]): void;
   /** After stop(), before exit: releases EAL memory and hugepage files. */
   ealCleanup(): void;
@@ -175,6 +178,7 @@ export function loadNative(): Native {
 
 /** In-memory stand-in: records what it was given, forwards nothing. */
 export class MockNative implements Native {
+  readonly constants = CONSTANTS;
   eal: string[] | null = null;
   cfg: NativeStartConfig | null = null;
   plan: NativePlan | null = null;
