@@ -80,14 +80,19 @@ export interface NativePlan {
   resetRealServers?: number[];
 }
 
-/** One session as `fullnat sessions` shows it. */
+/** One session as the data plane lists it; addresses and ports host order (src/control/views.ts formats it). */
 export interface NativeSession {
-  proto: 'tcp' | 'udp';
-  client: string; // ip:port
-  vip: string;
-  local: string; // LIP:lport
-  server: string;
-  state: string;
+  proto: number; // IPPROTO_TCP or IPPROTO_UDP
+  cip: number; // client
+  cport: number;
+  vip: number;
+  vport: number;
+  lip: number; // local address (LIP), or the client's own in NAT mode
+  lport: number;
+  rip: number; // real server
+  rport: number;
+  /** TCP: an index into CONSTANTS.tcpStates; UDP: 255. */
+  state: number;
   worker: number;
   serviceId: number;
   realServerId: number;

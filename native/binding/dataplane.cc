@@ -2,7 +2,6 @@
 #include "dataplane.h"
 
 #include <arpa/inet.h>
-#include <netinet/in.h>
 #include <cstdio>
 #include <cstdlib>
 #include <pthread.h>
@@ -227,14 +226,8 @@ Napi::Value ReadServices(const Napi::CallbackInfo &info)
 	return o;
 }
 
-static std::string Ip(uint32_t be)
-{
-	uint32_t h = ntohl(be);
-	return std::to_string(h >> 24) + "." + std::to_string((h >> 16) & 255) + "." + std::to_string((h >> 8) & 255) +
-	       "." + std::to_string(h & 255);
-}
-
-// sessions({ vip?, rip?, cip? } host-order numbers, max) -> session objects
+// sessions({ vip?, rip?, cip? } host-order numbers, max) -> session records:
+// addresses and ports host order, state an fn_tcp_state index (TypeScript names and formats them).
 Napi::Value Sessions(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
@@ -254,18 +247,20 @@ Napi::Value Sessions(const Napi::CallbackInfo &info)
 		max = 1000000;
 	std::vector<fn_session_info> v(max + 1);
 	unsigned n = fn_dp_sessions(&f, v.data(), max);
-	static const char *tcp_states[] = {"NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT",
-					   "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE"};
 	Napi::Array out = Napi::Array::New(env, n);
 	for (unsigned i = 0; i < n; i++) {
 		const fn_session_info &s = v[i];
 		Napi::Object o = Napi::Object::New(env);
-		o.Set("proto", s.proto == IPPROTO_TCP ? "tcp" : "udp");
-		o.Set("client", Ip(s.cip) + ":" + std::to_string(ntohs(s.cport)));
-		o.Set("vip", Ip(s.vip) + ":" + std::to_string(ntohs(s.vport)));
-		o.Set("local", Ip(s.lip) + ":" + std::to_string(ntohs(s.lport)));
-		o.Set("server", Ip(s.rip) + ":" + std::to_string(ntohs(s.rport)));
-		o.Set("state", s.proto == IPPROTO_TCP && s.state < 9 ? tcp_states[s.state] : "UDP");
+		o.Set("proto", s.proto);
+		o.Set("cip", static_cast<double>(ntohl(s.cip)));
+		o.Set("cport", ntohs(s.cport));
+		o.Set("vip", static_cast<double>(ntohl(s.vip)));
+		o.Set("vport", ntohs(s.vport));
+		o.Set("lip", static_cast<double>(ntohl(s.lip)));
+		o.Set("lport", ntohs(s.lport));
+		o.Set("rip", static_cast<double>(ntohl(s.rip)));
+		o.Set("rport", ntohs(s.rport));
+		o.Set("state", s.state);
 		o.Set("worker", s.worker);
 		o.Set("serviceId", s.svc_id);
 		o.Set("realServerId", s.rs_id);
