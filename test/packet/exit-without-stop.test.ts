@@ -14,18 +14,17 @@ const CHILD = path.join(__dirname, 'exit-child.js');
 const BY_EXIT = 'fullnat: data plane stopped by the exit handler';
 const BY_HOOK = 'fullnat: data plane stopped by the environment cleanup hook';
 
-/** Runs the child to its end (at most 20 s); its exit code, signal, trace lines and how long it took. */
+/** Runs the child to its end (killed after 30 s: a hang shows as SIGTERM); its exit code, signal and trace lines. */
 function runChild(how: 'exit' | 'loop-end' | 'stop' | 'restart') {
   const prefix = `fnexit${process.pid}${how.replace('-', '')}`;
-  const t0 = Date.now();
   const r = spawnSync(process.execPath, [CHILD, how, prefix], {
     env: { ...process.env, FULLNAT_TRACE_CLEANUP: '1' },
     encoding: 'utf8',
-    timeout: 20_000,
+    timeout: 30_000, // normally under 2 s; a hang never ends, and a loaded shared machine can be slow
   });
   removeRuntimeDir(prefix);
   const lines = r.stderr.split('\n').filter((l) => l.startsWith('fullnat: data plane stopped'));
-  return { status: r.status, signal: r.signal, stderr: r.stderr, lines, ms: Date.now() - t0 };
+  return { status: r.status, signal: r.signal, stderr: r.stderr, lines };
 }
 
 describe('ending the process without stop()', () => {
@@ -33,7 +32,6 @@ describe('ending the process without stop()', () => {
     const r = runChild('exit');
     assert.deepEqual([r.status, r.signal], [0, null], r.stderr);
     assert.deepEqual(r.lines, [BY_EXIT], r.stderr);
-    assert.ok(r.ms < 15_000, `took ${r.ms} ms`);
   });
 
   it('the event loop running out with the data plane running: the environment cleanup hook stops it', () => {
