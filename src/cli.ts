@@ -12,9 +12,8 @@ import { loadConfig } from './config/load';
 import type { Config } from './config/schema';
 import { ealArgs, EalError } from './dpdk/eal';
 import { Gateway, type ReloadResult, type ServiceListing } from './gateway';
-import { listView, sessionsView } from './control/views';
+import { listView, sessionsView, type SessionRow } from './control/views';
 import { createMetrics, serveMetrics } from './metrics';
-import type { NativeSession } from './native';
 import { createLogger } from './log';
 import { loadNative } from './native';
 import { buildPlan, PlanError } from './plan/build';
@@ -127,7 +126,7 @@ async function sessions(file: string | undefined, v: Record<string, string | boo
   const q = new URLSearchParams();
   for (const k of ['vip', 'server', 'client', 'limit'] as const) if (typeof v[k] === 'string') q.set(k, v[k] as string);
   const limit = Number(v.limit ?? 100);
-  const list = (await ask(file, `/sessions?${q}`)) as NativeSession[];
+  const list = (await ask(file, `/sessions?${q}`)) as SessionRow[];
   process.stdout.write(v.json ? JSON.stringify(list, null, 2) + '\n' : sessionsView(list, limit));
 }
 

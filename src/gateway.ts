@@ -9,10 +9,11 @@ import * as fs from 'node:fs';
 import { checkDevices, vdevArgs } from './dpdk/devices';
 import { ealArgs, filePrefix, removeRuntimeDir } from './dpdk/eal';
 import { setupKernelInterfaces } from './dpdk/kernel';
+import { sessionRow, type SessionRow } from './control/views';
 import { HealthMonitor, type HealthState } from './health';
 import { healthTargets } from './health/targets';
 import type { Logger } from './log';
-import type { Native, NativePortInfo, NativeSession } from './native';
+import type { Native, NativePortInfo } from './native';
 import { serviceKey, type IdRegistry } from './plan/ids';
 import { RunningPlan, type ReloadResult, type ServiceListing } from './reload/running-plan';
 import { nonZero, readStats, type StatsSnapshot } from './stats';
@@ -255,9 +256,9 @@ export class Gateway {
   }
 
   /** Up to `limit` sessions, filtered by VIP, real server or client address. */
-  sessions(filter: { vip?: string; server?: string; client?: string }, limit: number): NativeSession[] {
+  sessions(filter: { vip?: string; server?: string; client?: string }, limit: number): SessionRow[] {
     const ip = (s?: string) => (s ? parseIPv4(s) : undefined);
-    return this.native.sessions({ vip: ip(filter.vip), rip: ip(filter.server), cip: ip(filter.client) }, limit);
+    return this.native.sessions({ vip: ip(filter.vip), rip: ip(filter.server), cip: ip(filter.client) }, limit).map(sessionRow);
   }
 
   /** Log each next hop once it resolves, so an operator sees when forwarding can start. */

@@ -2,16 +2,22 @@
 // product, `NativeTesting` (the addon's `testing` group) for tests and bench.
 import * as path from 'node:path';
 import * as fs from 'node:fs';
+import type { NativeConstants } from './generated/consts';
 import type { NativePlan, NativeStartConfig } from './plan/contract';
 
-/** One session as `fullnat sessions` shows it. */
+/** One session as the data plane lists it; addresses and ports host order (src/control/views.ts formats it). */
 export interface NativeSession {
-  proto: 'tcp' | 'udp';
-  client: string; // ip:port
-  vip: string;
-  local: string; // LIP:lport
-  server: string;
-  state: string;
+  proto: number; // IPPROTO_TCP or IPPROTO_UDP
+  cip: number; // client
+  cport: number;
+  vip: number;
+  vport: number;
+  lip: number; // local address (LIP), or the client's own in NAT mode
+  lport: number;
+  rip: number; // real server
+  rport: number;
+  /** TCP: an index into CONSTANTS.tcpStates; UDP: 255. */
+  state: number;
   worker: number;
   serviceId: number;
   realServerId: number;
@@ -52,6 +58,8 @@ export interface NativeNeighbour {
 }
 
 export interface Native {
+  /** Scheduler kinds, TCP state names and session bytes as the C side compiled them (native/include/fn_consts.h). */
+  readonly constants: NativeConstants;
   ealInit(args: string[]): void;
   /** After stop(), before exit: releases EAL memory and hugepage files. */
   ealCleanup(): void;

@@ -1,6 +1,7 @@
 // Entry point: registers the exports, nothing else.
 #include <napi.h>
 
+#include "constants.h"
 #include "dataplane.h"
 #include "eal.h"
 #include "testing.h"
@@ -12,6 +13,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
 	exports.Set("start", Napi::Function::New(env, Start));
 	exports.Set("stop", Napi::Function::New(env, Stop));
 	exports.Set("counterNames", Napi::Function::New(env, CounterNames));
+	exports.Set("constants", Constants(env));
 	exports.Set("readCounters", Napi::Function::New(env, ReadCounters));
 	exports.Set("portInfo", Napi::Function::New(env, PortInfo));
 	exports.Set("neighbours", Napi::Function::New(env, Neighbours));

@@ -2,8 +2,9 @@
 #include "dataplane.h"
 
 #include <arpa/inet.h>
-#include <netinet/in.h>
 #include <cstdio>
+#include <cstdlib>
+#include <pthread.h>
 #include <vector>
 
 #include "marshal.h"
@@ -17,6 +18,45 @@ static std::string MacString(const uint8_t *m)
 	return b;
 }
 
+// Workers and the control thread belong to the environment that started them
+// (node-usb's model): if it ends without stop(), they are stopped (flag +
+// join) before the process is torn down under them. Node runs environment
+// cleanup hooks when the event loop ends or a worker_threads environment goes
+// away, but not on process.exit(), which goes straight to exit(): an atexit
+// handler covers that. Both end in fn_dp_stop(), a no-op once stopped.
+static napi_env stop_hook_env = nullptr; // the environment whose cleanup hook is registered
+static pthread_t starter;                // the thread that called start(): EAL's main lcore
+
+static void StopUnstopped(const char *how)
+{
+	if (!fn_dp_running() || !pthread_equal(pthread_self(), starter))
+		return; // stopped already; or exit() from another thread, which must not join itself
+	fn_dp_stop();
+	if (std::getenv("FULLNAT_TRACE_CLEANUP")) // lets tests see which path did the stopping
+		std::fprintf(stderr, "fullnat: data plane stopped by %s\n", how);
+}
+
+static void StopAtEnvCleanup(void *)
+{
+	stop_hook_env = nullptr;
+	StopUnstopped("the environment cleanup hook");
+}
+
+static void StopAtExit()
+{
+	StopUnstopped("the exit handler");
+}
+
+static void GuardAgainstExitWithoutStop(napi_env env)
+{
+	static bool at_exit_registered = false;
+	starter = pthread_self();
+	if (!at_exit_registered)
+		at_exit_registered = std::atexit(StopAtExit) == 0;
+	if (!stop_hook_env && napi_add_env_cleanup_hook(env, StopAtEnvCleanup, nullptr) == napi_ok)
+		stop_hook_env = env;
+}
+
 Napi::Value Start(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
@@ -28,12 +68,15 @@ Napi::Value Start(const Napi::CallbackInfo &info)
 	char err[512] = "";
 	if (fn_dp_start(&cfg, plan, err, sizeof(err)) != 0) // takes the plan in all cases
 		throw Napi::Error::New(env, err);
+	GuardAgainstExitWithoutStop(env);
 	return env.Undefined();
 }
 
 Napi::Value Stop(const Napi::CallbackInfo &info)
 {
 	fn_dp_stop();
+	if (stop_hook_env == info.Env() && napi_remove_env_cleanup_hook(stop_hook_env, StopAtEnvCleanup, nullptr) == napi_ok)
+		stop_hook_env = nullptr;
 	return info.Env().Undefined();
 }
 
@@ -183,14 +226,8 @@ Napi::Value ReadServices(const Napi::CallbackInfo &info)
 	return o;
 }
 
-static std::string Ip(uint32_t be)
-{
-	uint32_t h = ntohl(be);
-	return std::to_string(h >> 24) + "." + std::to_string((h >> 16) & 255) + "." + std::to_string((h >> 8) & 255) +
-	       "." + std::to_string(h & 255);
-}
-
-// sessions({ vip?, rip?, cip? } host-order numbers, max) -> session objects
+// sessions({ vip?, rip?, cip? } host-order numbers, max) -> session records:
+// addresses and ports host order, state an fn_tcp_state index (TypeScript names and formats them).
 Napi::Value Sessions(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
@@ -210,18 +247,20 @@ Napi::Value Sessions(const Napi::CallbackInfo &info)
 		max = 1000000;
 	std::vector<fn_session_info> v(max + 1);
 	unsigned n = fn_dp_sessions(&f, v.data(), max);
-	static const char *tcp_states[] = {"NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT",
-					   "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE"};
 	Napi::Array out = Napi::Array::New(env, n);
 	for (unsigned i = 0; i < n; i++) {
 		const fn_session_info &s = v[i];
 		Napi::Object o = Napi::Object::New(env);
-		o.Set("proto", s.proto == IPPROTO_TCP ? "tcp" : "udp");
-		o.Set("client", Ip(s.cip) + ":" + std::to_string(ntohs(s.cport)));
-		o.Set("vip", Ip(s.vip) + ":" + std::to_string(ntohs(s.vport)));
-		o.Set("local", Ip(s.lip) + ":" + std::to_string(ntohs(s.lport)));
-		o.Set("server", Ip(s.rip) + ":" + std::to_string(ntohs(s.rport)));
-		o.Set("state", s.proto == IPPROTO_TCP && s.state < 9 ? tcp_states[s.state] : "UDP");
+		o.Set("proto", s.proto);
+		o.Set("cip", static_cast<double>(ntohl(s.cip)));
+		o.Set("cport", ntohs(s.cport));
+		o.Set("vip", static_cast<double>(ntohl(s.vip)));
+		o.Set("vport", ntohs(s.vport));
+		o.Set("lip", static_cast<double>(ntohl(s.lip)));
+		o.Set("lport", ntohs(s.lport));
+		o.Set("rip", static_cast<double>(ntohl(s.rip)));
+		o.Set("rport", ntohs(s.rport));
+		o.Set("state", s.state);
 		o.Set("worker", s.worker);
 		o.Set("serviceId", s.svc_id);
 		o.Set("realServerId", s.rs_id);

@@ -5,21 +5,11 @@
 
 #include <rte_tcp.h>
 
+#include "fn_consts.h" /* enum fn_tcp_state */
 #include "fn_plan.h"
 #include "session.h"
 
-enum fn_tcp_state {
-	FN_TCP_SYN_SENT = 1,  /* client SYN forwarded */
-	FN_TCP_SYN_RECV,      /* server SYN-ACK seen */
-	FN_TCP_ESTABLISHED,
-	FN_TCP_FIN_WAIT,      /* client sent FIN first */
-	FN_TCP_CLOSE_WAIT,    /* server sent FIN first */
-	FN_TCP_LAST_ACK,      /* both FINs seen, waiting for the last ACK */
-	FN_TCP_TIME_WAIT,
-	FN_TCP_CLOSE,         /* RST seen */
-};
-
-#define FN_UDP_STATE 0xff
+#define FN_UDP_STATE 0xff /* a UDP session's state: outside enum fn_tcp_state */
 
 static inline uint8_t fn_tcp_next(uint8_t st, unsigned dir, uint8_t f)
 {

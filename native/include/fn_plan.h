@@ -5,6 +5,8 @@
 
 #include <stdint.h>
 
+#include "fn_consts.h" /* enum fn_sched_kind */
+
 #define FN_NIL UINT32_MAX
 /* Ids index per-worker counter arrays (16 bytes per real server, 12 per
  * service, per worker: 7 MiB each at these sizes, counted in memory sizing). */
@@ -40,15 +42,6 @@ struct fn_acl {
 	uint32_t allow;      /* 1 allow, 0 deny */
 };
 
-/* How a service picks a real server for a new flow. The table (sched slice)
- * is built by the control plane; only the way to index it differs. */
-enum fn_sched_kind {
-	FN_SCHED_CURSOR = 0,   /* rr, wrr: each worker walks the table */
-	FN_SCHED_HASH_ADDR,    /* sh, mh: table[hash(client address) % len] */
-	FN_SCHED_HASH_FLOW,    /* mh: table[hash(client address, port) % len] */
-	FN_SCHED_LEAST,        /* lc, wlc: fewest active sessions per weight among the table's servers */
-};
-
 struct fn_service {
 	uint32_t vip;
 	uint16_t vport;
@@ -58,7 +51,7 @@ struct fn_service {
 	uint32_t sched_first;/* slice of fn_plan.sched: indices into fn_plan.rs */
 	uint32_t sched_len;  /* 0: no usable server */
 	uint32_t pool;       /* index into fn_plan.pools */
-	uint8_t sched_kind;  /* enum fn_sched_kind */
+	uint8_t sched_kind;  /* enum fn_sched_kind: how the sched slice is indexed */
 	uint8_t nat;         /* 1: NAT mode (DNAT only, the client address stays: the baseline FullNAT is measured against) */
 	uint8_t pad2[2];
 	uint32_t hash_seed;  /* for the hash kinds: same config, same choice on every gateway */

@@ -1,6 +1,42 @@
-// How `fullnat list` and `fullnat sessions` print for a person (JSON with --json).
+// How `fullnat list` and `fullnat sessions` print for a person (JSON with --json),
+// and the session rows both are made of, formatted from the data plane's numbers.
+import { formatIPv4 } from '../config/net';
+import { CONSTANTS } from '../generated/consts';
 import type { ServiceListing } from '../gateway';
 import type { NativeSession } from '../native';
+
+/** One session as `fullnat sessions` shows it (and serves it as JSON). */
+export interface SessionRow {
+  proto: 'tcp' | 'udp';
+  client: string; // ip:port
+  vip: string;
+  local: string; // LIP:lport
+  server: string;
+  state: string;
+  worker: number;
+  serviceId: number;
+  realServerId: number;
+  expiresMs: number;
+}
+
+const IPPROTO_TCP = 6;
+
+export function sessionRow(s: NativeSession): SessionRow {
+  const tcp = s.proto === IPPROTO_TCP;
+  const at = (ip: number, port: number) => `${formatIPv4(ip)}:${port}`;
+  return {
+    proto: tcp ? 'tcp' : 'udp',
+    client: at(s.cip, s.cport),
+    vip: at(s.vip, s.vport),
+    local: at(s.lip, s.lport),
+    server: at(s.rip, s.rport),
+    state: tcp ? (CONSTANTS.tcpStates[s.state] ?? 'UDP') : 'UDP',
+    worker: s.worker,
+    serviceId: s.serviceId,
+    realServerId: s.realServerId,
+    expiresMs: s.expiresMs,
+  };
+}
 
 function table(header: string[], rows: string[][], right: Set<number> = new Set()): string[] {
   const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -27,7 +63,7 @@ export function listView(services: ServiceListing[]): string {
   return out.join('\n') + '\n';
 }
 
-export function sessionsView(list: NativeSession[], limit: number): string {
+export function sessionsView(list: SessionRow[], limit: number): string {
   if (list.length === 0) return 'no sessions match\n';
   const rows = list.map((s) => [s.proto, s.client, s.vip, s.local, s.server, s.state, String(s.worker), String(Math.round(s.expiresMs / 1000))]);
   const lines = table(['Proto', 'Client', 'VIP', 'Local (LIP)', 'Server', 'State', 'Worker', 'Expires(s)'], rows, new Set([6, 7]));

@@ -5,20 +5,17 @@ import type { Config } from '../config/schema';
 import { parseDevice } from '../config/schema';
 import { inSubnet, parseCidr, parseIPv4 } from '../config/net';
 import { kernelInterface } from '../config/kernel-interface';
+import { CONSTANTS } from '../generated/consts';
 import { TIMEOUT_ORDER, type NativePlan, type NativeStartConfig } from './contract';
 import { IdRegistry, realServerKey, serviceKey } from './ids';
 import { schedTable } from './sched';
 
 const PROTO = { tcp: 6, udp: 17 } as const;
-// enum fn_sched_kind (native/include/fn_plan.h)
-const SCHED_CURSOR = 0;
-const SCHED_HASH_ADDR = 1;
-const SCHED_HASH_FLOW = 2;
-const SCHED_LEAST = 3;
-const SCHED_KIND = { rr: SCHED_CURSOR, wrr: SCHED_CURSOR, lc: SCHED_LEAST, wlc: SCHED_LEAST, sh: SCHED_HASH_ADDR, mh: SCHED_HASH_ADDR } as const;
+const KINDS = CONSTANTS.schedKinds;
+const SCHED_KIND = { rr: KINDS.cursor, wrr: KINDS.cursor, lc: KINDS.least, wlc: KINDS.least, sh: KINDS.hash_addr, mh: KINDS.hash_addr } as const;
 
-/** Bytes per session: native struct fn_session plus its share of hash buckets and free list, its slot in the half-open queue (rounded to a power of two) and its SYN proxy state (struct fn_sp_side). */
-export const SESSION_BYTES = 64 + 16 + 4 + 8 + 24;
+/** Bytes per session: native struct fn_session plus its share of hash buckets and free list, its slot in the half-open queue (rounded to a power of two) and its SYN proxy state (struct fn_sp_side); part by part in native/include/fn_consts.h. */
+export const SESSION_BYTES = Object.values(CONSTANTS.sessionBytes).reduce((a, b) => a + b, 0);
 /** Bytes one mbuf takes in the pool (2 KiB data room, headroom, header, pool overhead). */
 export const MBUF_BYTES = 2432;
 /** EAL, rings and ports' own needs, measured roughly with --no-huge. */
@@ -175,7 +172,7 @@ export function buildPlan(cfg: Config, opts: PlanOptions = {}): BuiltPlan {
       vip: parseIPv4(s.vip),
       port: s.port,
       proto: PROTO[s.protocol],
-      schedKind: SCHED_KIND[s.scheduler] === SCHED_HASH_ADDR && fields === 'flow' ? SCHED_HASH_FLOW : SCHED_KIND[s.scheduler],
+      schedKind: SCHED_KIND[s.scheduler] === KINDS.hash_addr && fields === 'flow' ? KINDS.hash_flow : SCHED_KIND[s.scheduler],
       hashSeed: s.hash_seed,
       persistS: s.persistence?.timeout_s ?? 0,
       persistPrefix: s.persistence?.netmask ?? 32,

@@ -31,7 +31,7 @@ import {
 } from './lib';
 import type { ServerReply } from '../../src/demo/http-server';
 import { crc32c } from '../lib/crc32c';
-import type { NativeSession } from '../../src/native';
+import type { SessionRow } from '../../src/control/views';
 
 const ADDR1 = '198.18.0.1'; // cl0's own address (CLIENT_ADDR)
 const ADDR2 = '198.18.0.2';
@@ -110,7 +110,7 @@ describe('e2e: source hashing, then Maglev by reload (client addresses .1 and .2
       const held = await waitUntil('the long request holds an established session', 5000, async () => {
         const r = await fullnat(env!, ['sessions', '-c', env!.config, '--client', ADDR2, '--json']);
         if (r.code !== 0) return undefined;
-        return (JSON.parse(r.stdout) as NativeSession[]).find((s) => s.state === 'ESTABLISHED');
+        return (JSON.parse(r.stdout) as SessionRow[]).find((s) => s.state === 'ESTABLISHED');
       });
       const heldServer = RS_BY_IP[held.server.split(':')[0]!];
       assert.ok(heldServer, `the long request's session is on ${held.server}`);

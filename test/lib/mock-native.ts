@@ -2,9 +2,11 @@
 // control-plane unit tests run the gateway against it without DPDK.
 import type { Native, NativeNeighbour, NativePortInfo, NativeSession } from '../../src/native';
 import type { NativePlan, NativeStartConfig } from '../../src/plan/contract';
+import { CONSTANTS } from '../../src/generated/consts';
 
 /** In-memory stand-in: records what it was given, forwards nothing. */
 export class MockNative implements Native {
+  readonly constants = CONSTANTS;
   eal: string[] | null = null;
   cfg: NativeStartConfig | null = null;
   plan: NativePlan | null = null;

@@ -25,6 +25,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildTcp, buildUdp, parsePacket, type Parsed } from '../lib/packet';
 import { describeFrame } from '../lib/describe-frame';
+import { sessionRow } from '../../src/control/views';
 import { RingGateway } from './harness';
 import {
   arpAnswer,
@@ -462,7 +463,7 @@ async function handshake(b: Bench, s: Sess): Promise<void> {
 
 /** Each session as the data plane lists it: same client, server and LIP:lport, ids unchanged. */
 function checkListed(b: Bench, sessions: Sess[], label: string): void {
-  const listed = b.gw.native.sessions({}, 4096);
+  const listed = b.gw.native.sessions({}, 4096).map(sessionRow);
   const problems: string[] = [];
   for (const s of sessions) {
     const l = listed.find((x) => x.proto === s.proto && x.client === `${s.client.ip}:${s.cport}` && x.vip === `${s.vip}:${s.vport}`);
@@ -889,7 +890,7 @@ describe('reload: local addresses', () => {
 
   /** No two live sessions share a LIP:lport (from the data plane's own list). */
   function assertPortsUnique(b: Bench, label: string): void {
-    const locals = b.gw.native.sessions({}, 4096).map((s) => s.local);
+    const locals = b.gw.native.sessions({}, 4096).map((s) => sessionRow(s).local);
     const dup = locals.filter((l, i) => locals.indexOf(l) !== i);
     assert.deepEqual(dup, [], `${label}: a LIP:lport held by two sessions`);
   }

@@ -9,6 +9,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildIpv4Raw, buildTcp, checksum16, parsePacket } from '../lib/packet';
+import { sessionRow } from '../../src/control/views';
 import { RingGateway } from './harness';
 import {
   badChecksums,
@@ -184,7 +185,7 @@ describe('SYN proxy (syn_proxy: true)', () => {
       fx('client FIN-ACK', 'wan', c(42000), seg({ flags: 'FA', seq: u32(cisn + 1 + REQ.length), ack: u32(cookie + 102), id: 0x0704 }), 'lan', toRs(lport), seg({ flags: 'FA', seq: u32(cisn + 1 + REQ.length), ack: sv(cookie + 102), id: 0x0704 }), { fwd_to_server: 1 }),
       fx('server final ACK', 'lan', fromRs(lport), seg({ flags: 'A', seq: sv(cookie + 102), ack: u32(cisn + 2 + REQ.length), id: 0x0804 }), 'wan', toC(42000), seg({ flags: 'A', seq: u32(cookie + 102), ack: u32(cisn + 2 + REQ.length), id: 0x0804 }), { fwd_to_client: 1 }),
     ]);
-    const s = gw.native.sessions({}, 100).find((x) => x.client === `${CLIENT.ip}:42000`);
+    const s = gw.native.sessions({}, 100).map(sessionRow).find((x) => x.client === `${CLIENT.ip}:42000`);
     assert.ok(s, 'the session exists');
     assert.equal(s.state, 'TIME_WAIT', 'closed by the FIN exchange');
   });
@@ -280,7 +281,7 @@ describe('SYN proxy (syn_proxy: true)', () => {
       openFx('client ACK -> SYN to RS1', 44000, cisn, cookie, 1460, lport),
       fx('RS1 refuses (RST-ACK, seq 0) -> the client gets a RST from the VIP with seq = cookie + 1', 'lan', fromRs(lport), seg({ flags: 'RA', seq: 0, ack: u32(cisn + 1), window: 0, id: 0x0a01 }), 'wan', toC(44000), seg({ flags: 'RA', seq: u32(cookie + 1), ack: u32(cisn + 1), window: 0, id: 0x0a01 }), { fwd_to_client: 1, syn_proxy_server_rst: 1 }),
     ]);
-    const s = gw.native.sessions({}, 100).find((x) => x.client === `${CLIENT.ip}:44000`);
+    const s = gw.native.sessions({}, 100).map(sessionRow).find((x) => x.client === `${CLIENT.ip}:44000`);
     assert.equal(s?.state, 'CLOSE');
   });
 
