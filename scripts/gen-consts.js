@@ -37,6 +37,7 @@ function parseConsts(text) {
   return {
     schedKinds: Object.fromEntries(list('FN_SCHED_KINDS', 1).map(([n], i) => [n.toLowerCase(), i])),
     tcpStates: list('FN_TCP_STATES', 1).map(([n]) => n),
+    timeouts: list('FN_TIMEOUTS', 1).map(([n]) => n.toLowerCase()),
     sessionBytes: Object.fromEntries(list('FN_SESSION_BYTES', 2).map(([n, b]) => [n.toLowerCase(), bytes(n, b)])),
   };
 }

@@ -30,6 +30,12 @@ Napi::Object Constants(Napi::Env env)
 	FN_TCP_STATES(FN_X_TCP)
 #undef FN_X_TCP
 
+	// Timeout slots by position, named as the config's sessions.timeouts keys.
+	Napi::Array timeouts = Napi::Array::New(env, FN_NTIMEOUTS);
+#define FN_X_TO(n) timeouts.Set(static_cast<uint32_t>(FN_TO_##n), Lower(#n));
+	FN_TIMEOUTS(FN_X_TO)
+#undef FN_X_TO
+
 	Napi::Object bytes = Napi::Object::New(env);
 #define FN_X_BYTES(n, b) bytes.Set(Lower(#n), static_cast<uint32_t>(FN_BYTES_##n));
 	FN_SESSION_BYTES(FN_X_BYTES)
@@ -37,10 +43,12 @@ Napi::Object Constants(Napi::Env env)
 
 	sched.Freeze();
 	tcp.Freeze();
+	timeouts.Freeze();
 	bytes.Freeze();
 	Napi::Object o = Napi::Object::New(env);
 	o.Set("schedKinds", sched);
 	o.Set("tcpStates", tcp);
+	o.Set("timeouts", timeouts);
 	o.Set("sessionBytes", bytes);
 	o.Freeze();
 	return o;

@@ -78,7 +78,9 @@ static int workers_init(char *err, size_t errlen)
 		w->ctr = &fn_dp.counters[i];
 		int socket = (int)rte_lcore_to_socket_id(w->lcore);
 		if (fn_sess_init(&w->sess, c->sessions_max, socket) != 0) {
-			uint64_t mib = ((uint64_t)c->sessions_max * (sizeof(struct fn_session) + 12)) >> 20;
+			/* What fn_sess_init takes per session (fn_consts.h's figures). */
+			uint64_t mib = ((uint64_t)c->sessions_max *
+					(FN_BYTES_SESSION + FN_BYTES_HASH_BUCKETS + FN_BYTES_FREE_LIST)) >> 20;
 			snprintf(err, errlen,
 				 "cannot allocate the session table of worker %u: %u sessions need about %llu MiB; "
 				 "raise dpdk.memory_mb or lower sessions.max",

@@ -1,4 +1,4 @@
-/* Names and figures that C and TypeScript share: scheduler kinds, TCP states, the bytes behind a session.
+/* Names and figures that C and TypeScript share: scheduler kinds, TCP states, timeout slots, the bytes behind a session.
  * One X-macro list each, expanded into C enums here, exported by the binding (`constants`) and turned into
  * src/generated/consts.ts by scripts/gen-consts.js, so nothing is mirrored by hand. Keep one X(...) per line:
  * the generator reads this file as text. */
@@ -40,6 +40,23 @@ enum fn_tcp_state {
 	FN_TCP_STATES(FN_X_TCP)
 #undef FN_X_TCP
 	FN_NTCP_STATES
+};
+
+/* X(NAME), valued by position: the plan's timeout slots (fn_plan.timeouts_s),
+ * named as the config's sessions.timeouts keys (lower case). */
+#define FN_TIMEOUTS(X)                                                         \
+	X(TCP_SYN)                                                             \
+	X(TCP_ESTABLISHED)                                                     \
+	X(TCP_FIN)                                                             \
+	X(TCP_TIME_WAIT)                                                       \
+	X(TCP_CLOSE)                                                           \
+	X(UDP)
+
+enum fn_timeout {
+#define FN_X_TO(n) FN_TO_##n,
+	FN_TIMEOUTS(FN_X_TO)
+#undef FN_X_TO
+	FN_NTIMEOUTS
 };
 
 /* X(PART, bytes): what each session of sessions_max costs, part by part; the

@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "fn_consts.h" /* enum fn_sched_kind */
+#include "fn_consts.h" /* enum fn_sched_kind, enum fn_timeout */
 
 #define FN_NIL UINT32_MAX
 /* Ids index per-worker counter arrays (16 bytes per real server, 12 per
@@ -13,15 +13,7 @@
 #define FN_MAX_RS (1u << 18)   /* real-server ids are < FN_MAX_RS */
 #define FN_MAX_SVC (1u << 18)  /* service ids are < FN_MAX_SVC */
 
-enum fn_timeout {
-	FN_TO_TCP_SYN,
-	FN_TO_TCP_ESTABLISHED,
-	FN_TO_TCP_FIN,
-	FN_TO_TCP_TIME_WAIT,
-	FN_TO_TCP_CLOSE,
-	FN_TO_UDP,
-	FN_NTIMEOUTS
-};
+/* enum fn_timeout (the timeout slots) is in fn_consts.h. */
 
 /* All addresses and ports below are in network byte order. */
 struct fn_rs {

@@ -1,5 +1,6 @@
 // The contract between the plan and the data plane: what buildPlan produces
 // and start()/apply() take (mirrors native/include/fn_plan.h and fn_dp.h).
+import { CONSTANTS } from '../generated/consts';
 
 /** One port as the data plane starts it. Addresses are host-order uint32. */
 export interface NativePort {
@@ -26,8 +27,8 @@ export interface NativeStartConfig {
   l2fwd?: boolean;
 }
 
-/** Timeout slots, in the order the data plane expects them (fn_plan.h). */
-export const TIMEOUT_ORDER = ['tcp_syn', 'tcp_established', 'tcp_fin', 'tcp_time_wait', 'tcp_close', 'udp'] as const;
+/** Timeout slots, in the order the data plane expects them (enum fn_timeout, native/include/fn_consts.h). */
+export const TIMEOUT_ORDER = CONSTANTS.timeouts;
 
 /** The forwarding plan. All addresses and ports host order; indices are array positions. */
 export interface NativePlan {

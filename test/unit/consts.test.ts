@@ -31,9 +31,11 @@ test('every X(...) of each list is read, in order, with the values C gives them'
   assert.equal(Object.keys(CONSTANTS.schedKinds).length, entries('FN_SCHED_KINDS'));
   assert.equal(CONSTANTS.tcpStates.length, entries('FN_TCP_STATES'));
   assert.equal(Object.keys(CONSTANTS.sessionBytes).length, entries('FN_SESSION_BYTES'));
+  assert.equal(CONSTANTS.timeouts.length, entries('FN_TIMEOUTS'));
   // Written out on purpose: the data plane's numbering (positions in the lists).
   assert.deepEqual(CONSTANTS.schedKinds, { cursor: 0, hash_addr: 1, hash_flow: 2, least: 3 });
   assert.deepEqual(CONSTANTS.tcpStates, ['NONE', 'SYN_SENT', 'SYN_RECV', 'ESTABLISHED', 'FIN_WAIT', 'CLOSE_WAIT', 'LAST_ACK', 'TIME_WAIT', 'CLOSE']);
+  assert.deepEqual(CONSTANTS.timeouts, ['tcp_syn', 'tcp_established', 'tcp_fin', 'tcp_time_wait', 'tcp_close', 'udp']);
   assert.equal(CONSTANTS.sessionBytes.session, 64, 'struct fn_session is one cache line');
   assert.equal(SESSION_BYTES, 116, 'the memory estimate per session (bench/RESULTS.md: 116 allocated)');
 });
