@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RingGateway } from './harness';
 import { drainAll, MSS_1460, resolveNeighbours, runFixtures, seg, tcpFx, type Ends } from './fixtures';
-import { VIP, WAN_IP, LAN_IP, LIP as LIP10, CLIENT, RS1 } from './addresses';
+import { VIP, WAN_IP, LAN_IP, LIP as LIP10, CLIENT, RS1, WAN_MAC, LAN_MAC } from './addresses';
 
 // The smallest memory this config starts in (the sizing in src/plan/build.ts
 // asks about 65 MiB for EAL, mbufs, sessions and counters), so what is left
@@ -53,7 +53,7 @@ describe('reload: a plan too large for dpdk.memory_mb', () => {
     try {
       assert.deepEqual(await resolveNeighbours(gw, 'lan', LAN_IP, [RS1]), [], 'resolving the real server');
       await drainAll(gw);
-      const m = { wan: gw.mac('wan'), lan: gw.mac('lan') };
+      const m = { wan: WAN_MAC, lan: LAN_MAC };
       const c = (sport: number): Ends => ({ ethSrc: CLIENT.mac, ethDst: m.wan, src: CLIENT.ip, dst: VIP, sport, dport: 80 });
       const toC = (sport: number): Ends => ({ ethSrc: m.wan, ethDst: CLIENT.mac, src: VIP, dst: CLIENT.ip, sport: 80, dport: sport });
       const toRs = (lport: number): Ends => ({ ethSrc: m.lan, ethDst: RS1.mac, src: LIP10, dst: RS1.ip, sport: lport, dport: 8080 });

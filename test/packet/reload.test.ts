@@ -48,6 +48,7 @@ import {
   type Host,
 } from './fixtures';
 import { VIP, WAN_IP, LAN_IP, LIP as LIP10, CLIENT, RS1 } from './addresses';
+import { ringPortMac } from '../lib/packet-table';
 
 // ---------------------------------------------------------------------------
 // Addresses and configuration
@@ -151,7 +152,9 @@ class Bench {
     plan: PlanSpec,
   ) {
     this.plan = plan;
-    this.m = { wan: gw.mac('wan'), lan: gw.mac('lan') };
+    // Ring MACs are fixed (ringPortMac of the port's index; the harness checks them at start).
+    const idx = (name: string) => gw.cfg.ports.findIndex((p) => p.name === name);
+    this.m = { wan: ringPortMac(idx('wan')), lan: ringPortMac(idx('lan')) };
   }
 
   /** Publishes `plan` as a live reload does; `down`/`reset` name real servers as [service name, host, port]. */

@@ -22,6 +22,7 @@ import { buildTcp, buildUdp, parsePacket, type Parsed } from '../lib/packet';
 import { describeFrame } from '../lib/describe-frame';
 import { readStats, type Counters } from '../../src/stats';
 import { RingGateway } from './harness';
+import { ringPortMac } from '../lib/packet-table';
 import { bytes, compareFrames, isGatewayArpProbe, MSS_1460, resolveNeighbours, type Ends, type Host } from './fixtures';
 
 // ---------------------------------------------------------------------------
@@ -170,7 +171,8 @@ class Run {
   ) {
     const idx = (name: string) => gw.cfg.ports.findIndex((p) => p.name === name);
     this.portIdx = { wan: idx('wan'), lan: idx('lan') };
-    this.mac = { wan: gw.mac('wan'), lan: gw.mac('lan') };
+    // Ring MACs are fixed (ringPortMac of the port's index; the harness checks them at start).
+    this.mac = { wan: ringPortMac(this.portIdx.wan), lan: ringPortMac(this.portIdx.lan) };
   }
 
   problem(p: string): void {
