@@ -13,7 +13,7 @@ import type { Config } from './config/schema';
 import { ealArgs, EalError } from './dpdk/eal';
 import { Gateway, type ReloadResult, type ServiceListing } from './gateway';
 import { listView, sessionsView, type SessionRow } from './control/views';
-import { createMetrics, serveMetrics } from './metrics';
+import { createMetrics, MetricsEndpoint } from './metrics';
 import { createLogger } from './log';
 import { loadNative } from './native';
 import { buildPlan, PlanError } from './plan/build';
@@ -150,9 +150,13 @@ async function start(file: string | undefined): Promise<void> {
   const cfg = configFrom({ config: file });
   const log = createLogger(cfg.log.level);
   const gw = new Gateway(cfg, loadNative(), log);
+  let metrics: MetricsEndpoint | null = null;
   const reloadNow = (why: string) => {
     log.info({ file, trigger: why }, 'reloading');
-    return gw.reloadFile(file!);
+    const r = gw.reloadFile(file!);
+    // stats.listen follows the reload; a bind failure is logged, the old listener stays.
+    if (r.ok) void metrics?.follow(gw.config().stats.listen);
+    return r;
   };
   const control = new ControlServer(cfg.control.socket, {
     '/stats': () => ({ ...gw.stats(), ports: gw.ports() }),
@@ -165,14 +169,12 @@ async function start(file: string | undefined): Promise<void> {
       return r.ok ? r : { ...r, status: 422 };
     },
   });
-  let metrics: import('node:http').Server | null = null;
   try {
     await control.listen();
     gw.start();
-    if (cfg.stats.listen) {
-      metrics = await serveMetrics(createMetrics(gw), cfg.stats.listen);
-      log.info({ listen: cfg.stats.listen }, 'metrics at /metrics');
-    }
+    metrics = new MetricsEndpoint(createMetrics(gw), log);
+    await metrics.start(cfg.stats.listen);
+    if (cfg.stats.listen) log.info({ listen: cfg.stats.listen }, 'metrics at /metrics');
   } catch (e) {
     log.fatal({ err: (e as Error).message }, 'gateway failed to start');
     metrics?.close();

@@ -4,6 +4,7 @@
 import * as http from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Gateway } from './gateway';
+import type { Logger } from './log';
 
 /** Counters read from the data plane become _total counters; gauges stay gauges. */
 const GAUGES = new Set(['sessions_active']);
@@ -113,4 +114,69 @@ export async function serveMetrics(reg: Registry, listen: string): Promise<http.
   });
   server.unref();
   return server;
+}
+
+/**
+ * The /metrics listener, following stats.listen across reloads. A new
+ * address is bound before the old listener closes, so a bind that fails
+ * (address in use, not local) is logged and the old listener keeps serving;
+ * the next reload naming that address tries again. Re-binds run one at a time.
+ */
+export class MetricsEndpoint {
+  private server: http.Server | null = null;
+  private current: string | null = null;
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly reg: Registry,
+    private readonly log: Logger,
+  ) {}
+
+  /** Where /metrics is served now (null: nowhere). */
+  get listen(): string | null {
+    return this.current;
+  }
+
+  /** At start-up: a bind failure is thrown (the gateway does not start). */
+  async start(listen: string | null): Promise<void> {
+    if (listen === null) return;
+    this.server = await serveMetrics(this.reg, listen);
+    this.current = listen;
+  }
+
+  /** After a successful reload: serve on `listen` from now on. Never rejects. */
+  follow(listen: string | null): Promise<void> {
+    this.queue = this.queue.then(() => this.rebind(listen));
+    return this.queue;
+  }
+
+  close(): void {
+    this.server?.close();
+    this.server?.closeIdleConnections();
+    this.server = null;
+    this.current = null;
+  }
+
+  private async rebind(listen: string | null): Promise<void> {
+    if (listen === this.current) return;
+    const old = this.server;
+    const was = this.current;
+    if (listen === null) {
+      this.close();
+      this.log.info({ was }, 'metrics listener closed (stats.listen is null)');
+      return;
+    }
+    let next: http.Server;
+    try {
+      next = await serveMetrics(this.reg, listen);
+    } catch (e) {
+      this.log.error({ listen, err: (e as Error).message, serving: was }, 'stats.listen not applied: the metrics listener stays where it was');
+      return;
+    }
+    this.server = next;
+    this.current = listen;
+    old?.close();
+    old?.closeIdleConnections();
+    this.log.info({ listen, was }, 'metrics at /metrics');
+  }
 }

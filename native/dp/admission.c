@@ -31,7 +31,7 @@ void fn_session_end(struct fn_worker *w, struct fn_session *s)
 		w->half_open--;
 	fn_sess_remove(&w->sess, s);
 	FN_COUNT(w->ctr, sessions_expired);
-	w->ctr->v[FN_C_sessions_active]--;
+	FN_COUNT_N(w->ctr, sessions_active, (uint64_t)-1); /* a gauge: -1 */
 }
 
 /* What refuses the flow before a server is picked. *at_bound: the worker is
@@ -174,7 +174,7 @@ static void session_count(struct fn_worker *w, struct fn_session *s)
 		fn_half_open_push(&w->half_open_q, fn_sess_index(&w->sess, s));
 	}
 	FN_COUNT(w->ctr, sessions_created);
-	w->ctr->v[FN_C_sessions_active]++;
+	FN_COUNT(w->ctr, sessions_active);
 }
 
 struct fn_session *fn_admit(struct fn_worker *w, const struct fn_plan *plan, const struct fn_service *svc,

@@ -45,6 +45,10 @@ static void workers_free(void)
 			rte_pktmbuf_free(m);
 		while (w->redirect && rte_ring_dequeue(w->redirect, (void **)&m) == 0)
 			rte_pktmbuf_free(m);
+		/* hand-on ring */
+		while (w->hand_on && rte_ring_dequeue(w->hand_on, (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(w->hand_on);
 		rte_ring_free(w->to_ctl);
 		rte_ring_free(w->from_ctl);
 		rte_ring_free(w->redirect);
@@ -118,6 +122,14 @@ static int workers_init(char *err, size_t errlen)
 			snprintf(err, errlen, "cannot create control rings: %s", rte_strerror(rte_errno));
 			return -1;
 		}
+		/* hand-on ring: apart from redirect, so that frames going round the
+		 * workers never take the room of replies redirected to their owner. */
+		snprintf(name, sizeof(name), "fn_handon%u", i);
+		w->hand_on = rte_ring_create(name, 1024, socket, RING_F_SC_DEQ);
+		if (!w->hand_on) {
+			snprintf(err, errlen, "cannot create the hand-on ring: %s", rte_strerror(rte_errno));
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -149,7 +161,7 @@ int fn_dp_start(const struct fn_dp_cfg *cfg, struct fn_plan *plan, char *err, si
 	memset(counters_keep, 0, sizeof(struct fn_counters) * counters_n);
 	fn_dp.counters = counters_keep;
 
-	if (fn_plan_build(plan, cfg->n_workers, err, errlen) != 0)
+	if (fn_plan_build(plan, cfg->n_workers, cfg->n_ports, err, errlen) != 0)
 		goto fail;
 	plan->gen = ++fn_dp.plan_gen;
 	if (fn_ports_start(err, errlen) != 0)
@@ -221,7 +233,7 @@ int fn_dp_apply(struct fn_plan *plan, char *err, size_t errlen)
 		fn_plan_free(plan);
 		return -1;
 	}
-	if (fn_plan_build(plan, fn_dp.cfg.n_workers, err, errlen) != 0) {
+	if (fn_plan_build(plan, fn_dp.cfg.n_workers, fn_dp.cfg.n_ports, err, errlen) != 0) {
 		fn_plan_free(plan);
 		return -1;
 	}

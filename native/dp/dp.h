@@ -45,6 +45,9 @@ struct fn_worker {
 	struct rte_ring *to_ctl;         /* SP worker -> SC ctl: ARP, ICMP for us */
 	struct rte_ring *from_ctl;       /* SP ctl -> SC worker: frames to transmit */
 	struct rte_ring *redirect;       /* MP other workers -> SC this worker: replies it owns */
+	/* hand-on ring (M2): its own, so frames that name no worker cannot crowd out replies */
+	struct rte_ring *hand_on;        /* MP other workers -> SC this worker: frames going round the
+	                                  * workers (client-side ICMP errors, NAT-mode replies) */
 	struct fn_counters *ctr;         /* worker: w; main: r (relaxed) */
 	struct {
 		uint16_t n;
@@ -60,6 +63,7 @@ struct fn_worker {
 	uint32_t half_open;              /* worker only: TCP sessions in SYN states */
 	struct fn_half_open half_open_q; /* worker only: those sessions, oldest first */
 	struct fn_icmp_bucket icmp_bucket; /* worker only: ICMP it originates */
+	struct fn_icmp_bucket hand_on_bucket; /* worker only: ICMP errors it starts round the workers */
 	uint8_t rx_hops;                 /* worker only: hops of the redirected frame in hand (0: from a port) */
 	struct fn_sp_side *sp;           /* [sess.max] worker only: SYN proxy state per session (synproxy.h) */
 	struct {

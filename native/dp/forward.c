@@ -44,7 +44,7 @@ static void ttl_expired(struct fn_worker *w, const struct fn_plan *plan, struct 
  * ICMP echo for any of our addresses, anything else for the kernel's own
  * addresses goes to the control thread, which sorts it out. */
 static void not_l4(struct fn_worker *w, const struct fn_plan *plan, struct rte_mbuf *m, struct fn_pkt *p,
-		   uint64_t now)
+		   unsigned rx_pi, uint64_t now)
 {
 	struct rte_ipv4_hdr *ip = p->ip;
 	const struct fn_local *l = fn_plan_local(plan, ip->dst_addr);
@@ -52,7 +52,7 @@ static void not_l4(struct fn_worker *w, const struct fn_plan *plan, struct rte_m
 	if (ip->next_proto_id == IPPROTO_ICMP &&
 	    rte_be_to_cpu_16(ip->total_length) >= p->l3_len + sizeof(struct rte_icmp_hdr)) {
 		uint8_t type = *((uint8_t *)ip + p->l3_len);
-		if (fn_icmp_is_error(type) && fn_icmp_relay(w, l, m, p, now) == 0)
+		if (fn_icmp_is_error(type) && fn_icmp_relay(w, plan, l, m, p, rx_pi, now) == 0)
 			return;
 	}
 	if (l && (ip->next_proto_id == IPPROTO_ICMP || (l->flags & FN_LOCAL_KERNEL))) {
@@ -123,7 +123,7 @@ static struct fn_session *new_flow(struct fn_worker *w, const struct fn_plan *pl
 	if (svc->syn_proxy) {
 		if ((p->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) == RTE_TCP_SYN_FLAG) {
 			if ((reason = fn_admit_check(plan, svc, k->saddr)) != 0) {
-				w->ctr->v[reason]++;
+				FN_COUNT_IDX(w->ctr, reason);
 				rte_pktmbuf_free(m);
 			} else if (fn_sp_syn_ack(w, m, p, rx_pi, now) == 0) {
 				tx(w, rx_pi, m);
@@ -131,7 +131,7 @@ static struct fn_session *new_flow(struct fn_worker *w, const struct fn_plan *pl
 			return NULL;
 		}
 		if ((reason = fn_sp_open(w, mp, p, now, &sp)) != 0) {
-			w->ctr->v[reason]++;
+			FN_COUNT_IDX(w->ctr, reason);
 			rte_pktmbuf_free(*mp);
 			return NULL;
 		}
@@ -139,7 +139,7 @@ static struct fn_session *new_flow(struct fn_worker *w, const struct fn_plan *pl
 	}
 	struct fn_session *s = fn_admit(w, plan, svc, k, p, rx_pi, now, &reason);
 	if (unlikely(s == NULL)) {
-		w->ctr->v[reason]++;
+		FN_COUNT_IDX(w->ctr, reason);
 		rte_pktmbuf_free(sp.held);
 		/* fn_sp_refuse frees m itself when it cannot turn it into the RST. */
 		if (!svc->syn_proxy)
@@ -153,13 +153,25 @@ static struct fn_session *new_flow(struct fn_worker *w, const struct fn_plan *pl
 	return s;
 }
 
-/* A packet of a live session: TTL, a reset server, the SYN proxy's
- * handshake, the TCP state and the timeout. Returns 0 when m was consumed,
- * 1 when it goes on to be translated. */
+/* A packet of a live session: its port, the client's MAC, TTL, a reset
+ * server, the SYN proxy's handshake, the TCP state and the timeout. Returns
+ * 0 when m was consumed, 1 when it goes on to be translated. */
 static __rte_always_inline int established(struct fn_worker *w, const struct fn_plan *plan, struct fn_session *s,
 					   struct rte_mbuf *m, struct fn_pkt *p, unsigned rx_pi, unsigned dir,
 					   uint64_t now)
 {
+	/* Each side's tuple only from that side's port: server-side tuples
+	 * (RS -> LIP) injected where clients come in are not translated. Both
+	 * bytes are in the session line already read; one-arm: the same port. */
+	if (unlikely(rx_pi != (dir == FN_DIR_SERVER ? s->server_port : s->client_port))) {
+		FN_COUNT(w->ctr, drop_wrong_port);
+		rte_pktmbuf_free(m);
+		return 0;
+	}
+	/* Replies go to the client's last hop as it is now (a failed-over
+	 * router): compared first, so the line is written only on a change. */
+	if (dir == FN_DIR_CLIENT && unlikely(memcmp(s->client_mac, &p->eth->src_addr, 6) != 0))
+		memcpy(s->client_mac, &p->eth->src_addr, 6);
 	if (unlikely(p->ip->time_to_live <= 1)) {
 		ttl_expired(w, plan, m, p, rx_pi, now);
 		return 0;
@@ -215,12 +227,12 @@ static inline void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, 
 {
 	struct fn_pkt *p = &r->p;
 	if (p->l4 == NULL) {
-		not_l4(w, plan, m, p, now);
+		not_l4(w, plan, m, p, rx_pi, now);
 		return;
 	}
 	unsigned reason;
 	if (p->ip->next_proto_id == IPPROTO_TCP && unlikely((reason = tcp_refused(p)) != 0)) {
-		w->ctr->v[reason]++;
+		FN_COUNT_IDX(w->ctr, reason);
 		rte_pktmbuf_free(m);
 		return;
 	}
@@ -274,6 +286,8 @@ static inline void handle(struct fn_worker *w, const struct fn_plan *plan, struc
 		DROP(w, m, drop_bad_checksum);
 	case FN_P_FRAGMENT:
 		DROP(w, m, drop_fragment);
+	case FN_P_MULTI_SEGMENT:
+		DROP(w, m, drop_multi_segment);
 	default:
 		DROP(w, m, drop_malformed);
 	}

@@ -129,7 +129,7 @@ int fn_worker_l2fwd(struct fn_worker *w)
 			tx_flush(w, pi);
 		}
 		if (got)
-			w->ctr->v[FN_C_busy_cycles] += rte_rdtsc() - now;
+			FN_COUNT_N(w->ctr, busy_cycles, rte_rdtsc() - now);
 		rte_rcu_qsbr_quiescent(fn_dp.rcu, w->idx);
 		if (!got && fn_dp.cfg.idle_sleep_us)
 			rte_delay_us_sleep(fn_dp.cfg.idle_sleep_us);

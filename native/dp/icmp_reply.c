@@ -17,7 +17,7 @@ _Static_assert(sizeof(((struct fn_plan *)0)->port_addr) / sizeof(uint32_t) >= FN
 #define ICMP_MAX_DATAGRAM 576 /* RFC 1812 4.3.2.3 */
 #define ICMP_QUOTE_MAX (ICMP_MAX_DATAGRAM - sizeof(struct rte_ipv4_hdr) - sizeof(struct rte_icmp_hdr))
 
-static int bucket_take(struct fn_icmp_bucket *b, uint32_t rate, uint64_t now)
+int fn_icmp_bucket_take(struct fn_icmp_bucket *b, uint32_t rate, uint64_t now)
 {
 	uint64_t hz = rte_get_tsc_hz();
 	uint64_t cost = RTE_MAX(hz / rate, 1);
@@ -52,7 +52,7 @@ struct rte_mbuf *fn_icmp_time_exceeded(struct fn_icmp_bucket *b, const struct fn
 		return NULL;
 	if (oip->next_proto_id == IPPROTO_ICMP)
 		return NULL;
-	if (bucket_take(b, plan->icmp_rate, now) != 0) {
+	if (fn_icmp_bucket_take(b, plan->icmp_rate, now) != 0) {
 		FN_COUNT(ctr, icmp_rate_limited);
 		return NULL;
 	}

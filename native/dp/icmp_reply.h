@@ -17,6 +17,9 @@ struct fn_icmp_bucket {
 	uint64_t credit, last;
 };
 
+/* Takes one message's worth (rate > 0) at TSC now: 0, or -1 when empty. */
+int fn_icmp_bucket_take(struct fn_icmp_bucket *b, uint32_t rate, uint64_t now);
+
 /* The time-exceeded message (type 11, code 0) answering the IPv4 packet p
  * (in m, received on port rx_pi), in a new mbuf from m's pool, ready to send
  * back out of rx_pi to the frame's sender; or NULL when none is due (rate

@@ -17,6 +17,7 @@ enum fn_parse {
 	FN_P_MALFORMED,
 	FN_P_BAD_CSUM,
 	FN_P_FRAGMENT,
+	FN_P_MULTI_SEGMENT, /* a chained mbuf: never parsed (see fn_parse) */
 };
 
 struct fn_pkt {
@@ -30,6 +31,11 @@ struct fn_pkt {
 
 static inline int fn_parse(struct rte_mbuf *m, struct fn_pkt *p)
 {
+	/* Single-segment frames only: the bounds below cover the first segment,
+	 * and the rewrites that trim or append (RSTs, SYN-proxy frames) assume
+	 * one. nb_segs shares the cache line rx already wrote. */
+	if (unlikely(m->nb_segs > 1))
+		return FN_P_MULTI_SEGMENT;
 	uint32_t len = rte_pktmbuf_data_len(m);  /* single-segment: the whole frame */
 	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
 

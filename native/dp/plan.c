@@ -81,9 +81,16 @@ static int plan_alloc_lookups(struct fn_plan *p, unsigned n_workers)
 	return p->svc_ht && p->local_ht && p->cursors ? 0 : -1;
 }
 
-/* Every index the control plane wrote stays inside its array. */
-static int plan_check(const struct fn_plan *p, char *err, size_t errlen)
+/* Every index the control plane wrote stays inside its array; port indices
+ * name a configured port (a frame queued for another would never be flushed). */
+static int plan_check(const struct fn_plan *p, unsigned n_ports, char *err, size_t errlen)
 {
+	for (uint32_t i = 0; i < p->n_rs; i++)
+		if (p->rs[i].port_idx >= n_ports)
+			FAIL("real server %u: port index %u, but the gateway has %u ports", i, p->rs[i].port_idx, n_ports);
+	for (uint32_t i = 0; i < p->n_lips; i++)
+		if (p->lips[i].port_idx >= n_ports)
+			FAIL("LIP %u: port index %u, but the gateway has %u ports", i, p->lips[i].port_idx, n_ports);
 	for (uint32_t i = 0; i < p->n_services; i++) {
 		const struct fn_service *s = &p->services[i];
 		if (s->pool >= p->n_pools)
@@ -160,14 +167,14 @@ static int plan_hash(struct fn_plan *p, char *err, size_t errlen)
 	return 0;
 }
 
-int fn_plan_build(struct fn_plan *p, unsigned n_workers, char *err, size_t errlen)
+int fn_plan_build(struct fn_plan *p, unsigned n_workers, unsigned n_ports, char *err, size_t errlen)
 {
 	/* Memory first, then every check: a plan refused for want of memory or
 	 * for a bad index leaves the process-wide LIP slot and neighbour tables
 	 * as they were. */
 	if (plan_alloc_lookups(p, n_workers) != 0)
 		FAIL("native plan: out of DPDK memory for the plan's lookup tables (raise dpdk.memory_mb)");
-	if (plan_check(p, err, errlen) != 0 || plan_intern(p, err, errlen) != 0)
+	if (plan_check(p, n_ports, err, errlen) != 0 || plan_intern(p, err, errlen) != 0)
 		return -1;
 	uint64_t hz = rte_get_tsc_hz();
 	for (unsigned i = 0; i < FN_NTIMEOUTS; i++)

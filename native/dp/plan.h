@@ -7,9 +7,10 @@
 #include "fn_common.h"
 #include "fn_plan.h"
 
-/* Derive hash tables, TSC timeouts, neighbour indices and cursors.
- * Returns 0, or -1 with err set. */
-int fn_plan_build(struct fn_plan *p, unsigned n_workers, char *err, size_t errlen);
+/* Derive hash tables, TSC timeouts, neighbour indices and cursors, after
+ * checking every index (port indices against n_ports). Returns 0, or -1
+ * with err set. */
+int fn_plan_build(struct fn_plan *p, unsigned n_workers, unsigned n_ports, char *err, size_t errlen);
 
 static inline uint32_t fn_svc_hash(uint32_t vip, uint16_t vport, uint8_t proto)
 {

@@ -51,14 +51,23 @@ static inline void redirect(struct fn_worker *w, unsigned owner, struct rte_mbuf
 }
 
 /* A frame that names no worker (a client-side ICMP error, a NAT-mode reply
- * to a client address): pass it to the next worker, each looking once.
- * Returns 0 when it was handed on, -1 when every worker has seen it. */
+ * to a client address): pass it to the next worker, each looking once, on
+ * the hand-on ring (not the redirect ring: a flood of such frames must not
+ * crowd out replies on their way to their owner). Returns 0 when it was
+ * handed on (or dropped because that ring was full), -1 when every worker
+ * has seen it. */
 static inline int hand_on(struct fn_worker *w, struct rte_mbuf *m)
 {
 	const unsigned n = fn_dp.cfg.n_workers;
 	if (n < 2 || w->rx_hops >= n - 1)
 		return -1;
-	redirect(w, (w->idx + 1) % n, m, (uint8_t)(w->rx_hops + 1));
+	*RTE_MBUF_DYNFIELD(m, fn_dp.hops_off, uint8_t *) = (uint8_t)(w->rx_hops + 1);
+	if (unlikely(rte_ring_mp_enqueue(fn_dp.workers[(w->idx + 1) % n].hand_on, m) != 0)) {
+		FN_COUNT(w->ctr, drop_hand_on_full);
+		rte_pktmbuf_free(m);
+		return 0;
+	}
+	FN_COUNT(w->ctr, redirected);
 	return 0;
 }
 

@@ -156,6 +156,12 @@ unsigned fn_worker_iteration(struct fn_worker *w)
 	if (nr)
 		handle_burst(w, plan, pkts, nr, FN_RX_PORT_OF_MBUF, now);
 	got += nr;
+	/* Frames going round the workers (client-side ICMP errors, NAT-mode
+	 * replies), after the replies: their own ring, drained second. */
+	unsigned nh = rte_ring_sc_dequeue_burst(w->hand_on, (void **)pkts, FN_BURST, NULL);
+	if (nh)
+		handle_burst(w, plan, pkts, nh, FN_RX_PORT_OF_MBUF, now);
+	got += nh;
 	/* Frames the control thread built (ARP, ICMP), port index in m->port. */
 	unsigned nc = rte_ring_sc_dequeue_burst(w->from_ctl, (void **)pkts, FN_BURST, NULL);
 	for (unsigned i = 0; i < nc; i++)
@@ -164,7 +170,7 @@ unsigned fn_worker_iteration(struct fn_worker *w)
 		tx_flush(w, pi);
 
 	if (got)
-		w->ctr->v[FN_C_busy_cycles] += rte_rdtsc() - now;
+		FN_COUNT_N(w->ctr, busy_cycles, rte_rdtsc() - now);
 	sweep(w, now);
 	return got + nc;
 }

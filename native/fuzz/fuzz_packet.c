@@ -227,6 +227,8 @@ static uint64_t counter_sum(const struct fn_counters *c)
 		FN_C_drop_no_real_server, FN_C_drop_neigh_unresolved, FN_C_drop_control_full, FN_C_drop_unsupported,
 		FN_C_drop_icmp_no_session, FN_C_drop_bad_tcp_flags, FN_C_drop_half_open_limit, FN_C_drop_max_conn,
 		FN_C_drop_acl, FN_C_drop_redirect_full,
+		FN_C_drop_icmp_not_service, FN_C_drop_icmp_hand_on_limit, FN_C_drop_hand_on_full,
+		FN_C_drop_icmp_mtu_floor, FN_C_drop_wrong_port, FN_C_drop_multi_segment,
 	};
 	uint64_t s = 0;
 	for (size_t i = 0; i < sizeof(out) / sizeof(out[0]); i++)

@@ -46,7 +46,7 @@
 	X(icmp_rate_limited)      /* ICMP the gateway would send, held back by the per-worker rate limit */ \
 	X(icmp_handed_on)         /* client-side ICMP errors passed to the next worker to find their session */ \
 	X(nat_handed_on)          /* NAT-mode replies (to a client address) passed to the next worker to find their session */ \
-	X(redirected)             /* replies handed to the owning worker */  \
+	X(redirected)             /* frames handed to another worker (redirect or hand-on ring) */ \
 	X(sessions_reset)         /* ended because their server was removed with reset */ \
 	X(to_kernel)              /* frames for the gateway's own stack (exception path) */ \
 	X(from_kernel)            /* frames the kernel sent out through a port */ \
@@ -59,7 +59,13 @@
 	X(syn_proxy_server_rst)   /* SYN proxy: server refused the connection (RST passed to the client) */ \
 	X(syn_proxy_client_rst)   /* SYN proxy: valid cookie but no session possible (limits, no server): RST to the client */ \
 	X(drop_syn_proxy_bad_cookie) /* SYN proxy: ACK with no session and a forged or stale cookie */ \
-	X(drop_syn_proxy_pending) /* SYN proxy: segments while the server handshake runs (the client retransmits) */
+	X(drop_syn_proxy_pending) /* SYN proxy: segments while the server handshake runs (the client retransmits) */ \
+	X(drop_icmp_not_service)  /* ICMP error to a VIP quoting neither a session here nor a VIP:vport (never handed on) */ \
+	X(drop_icmp_hand_on_limit) /* ICMP error that would go round the workers, over the per-worker icmp.hand_on_rate_per_s */ \
+	X(drop_hand_on_full)      /* next worker's hand-on ring full (client-side ICMP errors, NAT-mode replies) */ \
+	X(drop_icmp_mtu_floor)    /* client-side frag needed below icmp.min_path_mtu: not passed to the server */ \
+	X(drop_wrong_port)        /* a session's packet (or ICMP error) on a port that is not that side's */ \
+	X(drop_multi_segment)     /* chained mbuf (nb_segs > 1): the fast path handles single-segment frames only */
 
 enum fn_counter {
 #define FN_X_ENUM(n) FN_C_##n,
@@ -69,8 +75,9 @@ enum fn_counter {
 };
 
 /* One block per thread (each worker, then the control thread). Written only
- * by its owner with plain stores; read by the binding with relaxed atomic
- * loads (aligned 64-bit loads never tear on the targets we build for). */
+ * by its owner with relaxed atomic stores (FN_COUNT, fn_common.h); read by the
+ * binding with relaxed atomic loads: no data race, and on x86-64 the same
+ * plain load, add and store as before. */
 struct fn_counters {
 	uint64_t v[FN_NCOUNTERS];
 } __attribute__((aligned(64)));

@@ -97,6 +97,14 @@ struct fn_plan {
 	 * 0: none sent. Source: the receiving port's first address (0: none). */
 	uint32_t icmp_rate;
 	uint32_t port_addr[16];  /* by port index, FN_MAX_PORTS entries */
+	/* ICMP errors the gateway relays. Client-side fragmentation needed with a
+	 * next-hop MTU below this is not passed to the server (it would lower the
+	 * path MTU of every client sharing the LIP); 0: no floor. */
+	uint32_t icmp_min_path_mtu;
+	/* Errors that go round the workers looking for their session (client
+	 * side, NAT mode): at most this many per second per worker start the
+	 * round (token bucket, one second of burst); 0: none. */
+	uint32_t icmp_hand_on_rate;
 
 	/* Derived by fn_plan_build (the control plane does not fill these). */
 	uint64_t gen;          /* publish generation: workers notice a new plan by it */

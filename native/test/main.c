@@ -17,6 +17,7 @@ void test_scheduler(void);
 void test_persistence_storage(void);
 void test_sessions(void);
 void test_lports(void);
+void test_parse_segments(void);
 
 /* Session tables, lport pools and the persistence table allocate with rte_malloc, which has no heap
  * before rte_eal_init. Ordinary pages, its own file prefix: it runs beside
@@ -46,6 +47,7 @@ int main(void)
 		test_persistence_storage();
 		test_sessions();
 		test_lports();
+		test_parse_segments();
 		rte_eal_cleanup();
 		rmdir(runtime_dir); /* EAL leaves it behind; empty with --no-shconf */
 	} else {

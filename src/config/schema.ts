@@ -339,8 +339,18 @@ export const configSchema = z
     sessions: sessionsSchema.default({}),
     services: z.array(serviceSchema).default(() => []),
     // ICMP errors the gateway originates itself (time exceeded for TTL <= 1),
-    // at most this many per second per worker; 0: never sent.
-    icmp: z.object({ rate_per_s: int(0, 1000000).default(100) }).strict().default({}),
+    // at most this many per second per worker; 0: never sent. Errors it
+    // relays: client-side frag needed below min_path_mtu is not passed on
+    // (0: no floor); hand_on_rate_per_s bounds, per worker, the errors that
+    // go round the workers looking for their session (0: none go round).
+    icmp: z
+      .object({
+        rate_per_s: int(0, 1000000).default(100),
+        min_path_mtu: int(0, 65535).default(1280),
+        hand_on_rate_per_s: int(0, 1000000).default(1000),
+      })
+      .strict()
+      .default({}),
     stats: z
       .object({
         interval_s: int(0, 3600).default(10),

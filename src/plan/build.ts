@@ -238,6 +238,8 @@ export function buildPlan(cfg: Config, opts: PlanOptions = {}): BuiltPlan {
     halfOpenMax: cfg.sessions.max_half_open ?? Math.max(1, Math.floor(cfg.sessions.max / 4)),
     halfOpenDropNew: cfg.sessions.half_open_full === 'drop_new',
     icmpRate: cfg.icmp.rate_per_s,
+    icmpMinPathMtu: cfg.icmp.min_path_mtu,
+    icmpHandOnRate: cfg.icmp.hand_on_rate_per_s,
     portAddrs: Uint32Array.from(cfg.ports.map((p) => (p.addresses.length ? parseCidr(p.addresses[0]!).addr : 0))),
   };
 

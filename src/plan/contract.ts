@@ -66,6 +66,10 @@ export interface NativePlan {
   halfOpenDropNew: boolean;
   /** ICMP errors the gateway originates (time exceeded), per second per worker; 0: none. */
   icmpRate: number;
+  /** Client-side frag needed below this next-hop MTU is not relayed to servers; 0: no floor. */
+  icmpMinPathMtu: number;
+  /** ICMP errors per second per worker that may go round the workers to find their session; 0: none. */
+  icmpHandOnRate: number;
   /** Each port's first address (source of those errors), by port index; 0: none. */
   portAddrs: Uint32Array;
   sched: Uint32Array; // indices into realServers

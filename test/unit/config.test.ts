@@ -115,7 +115,7 @@ describe('config: good files', () => {
         timeouts: { tcp_syn: 30, tcp_established: 900, tcp_fin: 30, tcp_time_wait: 5, tcp_close: 5, udp: 60 },
       },
       services: [],
-      icmp: { rate_per_s: 100 },
+      icmp: { rate_per_s: 100, min_path_mtu: 1280, hand_on_rate_per_s: 1000 },
       stats: { interval_s: 10, listen: '127.0.0.1:9901', allow_remote: false },
       control: { socket: '/run/fullnat/fullnat.sock' },
       log: { level: 'info' },
