@@ -97,6 +97,11 @@ struct fn_plan {
 	 * 0: none sent. Source: the receiving port's first address (0: none). */
 	uint32_t icmp_rate;
 	uint32_t port_addr[16];  /* by port index, FN_MAX_PORTS entries */
+	/* ICMP echo and kernel-bound frames a worker passes to the control
+	 * thread: at most this many per second (token bucket, a tenth of a
+	 * second of burst); the excess is dropped on the worker (drop_control_rate).
+	 * 0: no limit (plans built by hand in C; the config requires >= 1). */
+	uint32_t ctl_rate;
 
 	/* Derived by fn_plan_build (the control plane does not fill these). */
 	uint64_t gen;          /* publish generation: workers notice a new plan by it */

@@ -238,6 +238,7 @@ export function buildPlan(cfg: Config, opts: PlanOptions = {}): BuiltPlan {
     halfOpenMax: cfg.sessions.max_half_open ?? Math.max(1, Math.floor(cfg.sessions.max / 4)),
     halfOpenDropNew: cfg.sessions.half_open_full === 'drop_new',
     icmpRate: cfg.icmp.rate_per_s,
+    controlRate: cfg.control.rate_per_s,
     portAddrs: Uint32Array.from(cfg.ports.map((p) => (p.addresses.length ? parseCidr(p.addresses[0]!).addr : 0))),
   };
 

@@ -66,6 +66,8 @@ export interface NativePlan {
   halfOpenDropNew: boolean;
   /** ICMP errors the gateway originates (time exceeded), per second per worker; 0: none. */
   icmpRate: number;
+  /** ICMP echo and kernel-bound frames each worker passes to the control thread, per second (>= 1). */
+  controlRate: number;
   /** Each port's first address (source of those errors), by port index; 0: none. */
   portAddrs: Uint32Array;
   sched: Uint32Array; // indices into realServers
