@@ -263,15 +263,21 @@ export class Gateway {
 
   /** Log each next hop once it resolves, so an operator sees when forwarding can start. */
   private watchNeighbours(): void {
-    const seen = new Set<string>();
+    // MAC last seen per neighbour: the data plane changes a resolved one only
+    // on the answer to its own ARP request (arp_mac_changed), which is worth
+    // a warning: a server that moved, or someone winning that race.
+    const seen = new Map<string, string>();
     const tick = () => {
       if (!this.running) return;
       for (const n of this.native.neighbours()) {
+        if (!n.resolved || n.mac === null) continue;
         const key = `${n.portIdx}/${n.ip}`;
-        if (n.resolved && !seen.has(key)) {
-          seen.add(key);
-          this.log.info({ ip: formatIPv4(n.ip), port: this.cfg.ports[n.portIdx]?.name, mac: n.mac }, 'neighbour resolved');
-        }
+        const was = seen.get(key);
+        if (was === n.mac) continue;
+        seen.set(key, n.mac);
+        const where = { ip: formatIPv4(n.ip), port: this.cfg.ports[n.portIdx]?.name };
+        if (was === undefined) this.log.info({ ...where, mac: n.mac }, 'neighbour resolved');
+        else this.log.warn({ ...where, mac: n.mac, oldMac: was }, `neighbour MAC changed from ${was} to ${n.mac}`);
       }
       setTimeout(tick, 500).unref();
     };

@@ -198,6 +198,7 @@ fn_plan *PlanFromJs(const Napi::Object &o)
 		p->icmp_rate = U32(o, "icmpRate", UINT32_MAX);
 		p->icmp_min_path_mtu = U32(o, "icmpMinPathMtu", 65535);
 		p->icmp_hand_on_rate = U32(o, "icmpHandOnRate", UINT32_MAX);
+		p->ctl_rate = U32(o, "controlRate", UINT32_MAX);
 		Napi::Uint32Array port_addrs = U32Arr(o, "portAddrs");
 		for (size_t i = 0; i < port_addrs.ElementLength() && i < FN_MAX_PORTS; i++)
 			p->port_addr[i] = htonl(port_addrs[i]);

@@ -43,6 +43,9 @@ static void workers_free(void)
 			rte_pktmbuf_free(m);
 		while (w->from_ctl && rte_ring_dequeue(w->from_ctl, (void **)&m) == 0)
 			rte_pktmbuf_free(m);
+		while (w->to_ctl_arp && rte_ring_dequeue(w->to_ctl_arp, (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(w->to_ctl_arp);
 		while (w->redirect && rte_ring_dequeue(w->redirect, (void **)&m) == 0)
 			rte_pktmbuf_free(m);
 		/* hand-on ring */
@@ -128,6 +131,13 @@ static int workers_init(char *err, size_t errlen)
 		w->hand_on = rte_ring_create(name, 1024, socket, RING_F_SC_DEQ);
 		if (!w->hand_on) {
 			snprintf(err, errlen, "cannot create the hand-on ring: %s", rte_strerror(rte_errno));
+			return -1;
+		}
+		/* ARP's own small ring (review M1): answered even while to_ctl is full. */
+		snprintf(name, sizeof(name), "fn_toctlarp%u", i);
+		w->to_ctl_arp = rte_ring_create(name, 256, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (!w->to_ctl_arp) {
+			snprintf(err, errlen, "cannot create the ARP control ring: %s", rte_strerror(rte_errno));
 			return -1;
 		}
 	}

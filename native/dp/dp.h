@@ -42,7 +42,12 @@ struct fn_worker {
 	unsigned idx, lcore;             /* main: w at start */
 	struct fn_session_table sess;    /* worker only */
 	struct fn_lports lports;         /* worker only */
-	struct rte_ring *to_ctl;         /* SP worker -> SC ctl: ARP, ICMP for us */
+	struct rte_ring *to_ctl;         /* SP worker -> SC ctl: ICMP echo and kernel-bound frames,
+	                                  * at most plan->ctl_rate per second (ctl_bucket) */
+	/* Control path priority (review M1): ARP has a ring of its own, drained
+	 * first by ctl, so no flood of echo or kernel frames can crowd it out. */
+	struct rte_ring *to_ctl_arp;     /* SP worker -> SC ctl: ARP only */
+	struct fn_icmp_bucket ctl_bucket; /* worker only: frames passed to to_ctl */
 	struct rte_ring *from_ctl;       /* SP ctl -> SC worker: frames to transmit */
 	struct rte_ring *redirect;       /* MP other workers -> SC this worker: replies it owns */
 	/* hand-on ring (M2): its own, so frames that name no worker cannot crowd out replies */
@@ -95,6 +100,14 @@ struct fn_dp {
 	int started;                     /* main only */
 	int ctl_started;                 /* main only */
 	pthread_t ctl;                   /* main only */
+	/* Gratuitous ARP for every local address on its ARP ports, a few rounds
+	 * after each new plan generation (review L14). ctl only (zeroed at start). */
+	struct {
+		uint64_t gen;            /* plan generation announced (or being announced) */
+		uint64_t next_tsc;       /* TSC when the next round may start */
+		uint32_t rounds_left;    /* rounds still to send for gen */
+		uint32_t cursor;         /* next local of the current round; UINT32_MAX: between rounds */
+	} garp;
 };
 
 extern struct fn_dp fn_dp;

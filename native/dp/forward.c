@@ -56,7 +56,7 @@ static void not_l4(struct fn_worker *w, const struct fn_plan *plan, struct rte_m
 			return;
 	}
 	if (l && (ip->next_proto_id == IPPROTO_ICMP || (l->flags & FN_LOCAL_KERNEL))) {
-		to_ctl(w, m);
+		to_ctl(w, plan, m, now);
 		return;
 	}
 	DROP(w, m, drop_unsupported);
@@ -80,7 +80,8 @@ static inline unsigned tcp_refused(const struct fn_pkt *p)
 
 /* No session and no service: a reply for another worker, the gateway's own
  * traffic, a NAT-mode reply to hand on, or a drop. */
-static void no_service(struct fn_worker *w, const struct fn_plan *plan, struct rte_mbuf *m, const struct fn_pkt *p)
+static void no_service(struct fn_worker *w, const struct fn_plan *plan, struct rte_mbuf *m, const struct fn_pkt *p,
+		       uint64_t now)
 {
 	const struct fn_local *l = fn_plan_local(plan, p->ip->dst_addr);
 	/* A reply to a LIP:lport another worker handed out (the port's RSS or
@@ -94,7 +95,7 @@ static void no_service(struct fn_worker *w, const struct fn_plan *plan, struct r
 	}
 	/* The gateway's own traffic (health checks, management). */
 	if (l && (l->flags & FN_LOCAL_KERNEL)) {
-		to_ctl(w, m);
+		to_ctl(w, plan, m, now);
 		return;
 	}
 	/* NAT mode: a server's reply is addressed to the client, which names no
@@ -256,7 +257,7 @@ static inline void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, 
 	if (s == NULL) {
 		const struct fn_service *svc = fn_plan_service(plan, k.daddr, k.dport, k.proto);
 		if (svc == NULL) {
-			no_service(w, plan, m, p);
+			no_service(w, plan, m, p, now);
 			return;
 		}
 		if (unlikely(p->ip->time_to_live <= 1)) {
@@ -278,7 +279,7 @@ static inline void handle(struct fn_worker *w, const struct fn_plan *plan, struc
 	case FN_P_IPV4:
 		break;
 	case FN_P_ARP:
-		to_ctl(w, m);
+		to_ctl_arp(w, m);
 		return;
 	case FN_P_NOT_IPV4:
 		DROP(w, m, drop_not_ipv4);

@@ -16,6 +16,7 @@ uint32_t fn_neigh_intern(uint32_t ip, uint16_t port_idx)
 	e->port_idx = port_idx;
 	e->mac = 0;
 	e->next_probe = 0;
+	e->probed = 0;
 	__atomic_store_n(&fn_neighs.n, n + 1, __ATOMIC_RELEASE);
 	return n;
 }

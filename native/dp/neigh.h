@@ -17,6 +17,9 @@ struct fn_neigh {
 	uint16_t pad;
 	uint64_t mac;         /* FN_NEIGH_VALID | 48-bit MAC (bytes in memory order) */
 	uint64_t next_probe;  /* control thread only: TSC of next ARP request */
+	uint64_t probed;      /* control thread only: TSC of our last ARP request still
+	                       * awaiting its answer (0: none); only that answer may
+	                       * change a resolved MAC (review M8) */
 } __attribute__((aligned(32)));
 
 struct fn_neigh_table {
@@ -39,7 +42,14 @@ static inline int fn_neigh_mac(uint32_t idx, uint8_t mac[6])
 	return 0;
 }
 
-/* Control thread: record a MAC; returns 1 if it changed. */
+/* Control thread: the MAC word (FN_NEIGH_VALID | MAC, or 0 while unresolved). */
+static inline uint64_t fn_neigh_word(uint32_t idx)
+{
+	return __atomic_load_n(&fn_neighs.e[idx].mac, __ATOMIC_RELAXED);
+}
+
+/* Control thread: record a MAC; returns 1 if it changed. The caller checks
+ * that the MAC is unicast and the change is one it may make (ctl.c). */
 static inline int fn_neigh_set(uint32_t idx, const uint8_t mac[6])
 {
 	uint64_t v = 0;

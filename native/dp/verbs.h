@@ -3,6 +3,7 @@
 #ifndef FN_VERBS_H
 #define FN_VERBS_H
 
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 
 #include "dp.h"
@@ -29,9 +30,46 @@ static inline void tx(struct fn_worker *w, unsigned pi, struct rte_mbuf *m)
 		tx_flush(w, pi);
 }
 
-static inline void to_ctl(struct fn_worker *w, struct rte_mbuf *m)
+/* Token bucket in TSC units (as icmp_reply.c's): a frame costs hz / rate,
+ * credit is capped at a tenth of a second's worth so a burst cannot fill
+ * to_ctl at once. rate 0: no limit. Returns 0 when the frame may pass. */
+static inline int ctl_bucket_take(struct fn_icmp_bucket *b, uint32_t rate, uint64_t now)
 {
+	if (rate == 0)
+		return 0;
+	uint64_t cost = RTE_MAX(rte_get_tsc_hz() / rate, 1);
+	uint64_t cap = cost * RTE_MAX(rate / 10, 1);
+	uint64_t gained = now - b->last;
+	b->last = now;
+	b->credit = gained >= cap - RTE_MIN(b->credit, cap) ? cap : b->credit + gained;
+	if (b->credit < cost)
+		return -1;
+	b->credit -= cost;
+	return 0;
+}
+
+/* ICMP echo for our addresses and the kernel's own traffic: rate-limited
+ * here, so a flood costs the worker one bucket check per frame and never
+ * reaches the control thread (review M1). */
+static inline void to_ctl(struct fn_worker *w, const struct fn_plan *plan, struct rte_mbuf *m, uint64_t now)
+{
+	if (unlikely(ctl_bucket_take(&w->ctl_bucket, plan->ctl_rate, now) != 0)) {
+		FN_COUNT(w->ctr, drop_control_rate);
+		rte_pktmbuf_free(m);
+		return;
+	}
 	if (unlikely(rte_ring_sp_enqueue(w->to_ctl, m) != 0)) {
+		FN_COUNT(w->ctr, drop_control_full);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	FN_COUNT(w->ctr, to_control);
+}
+
+/* ARP: a ring of its own, drained first by the control thread. */
+static inline void to_ctl_arp(struct fn_worker *w, struct rte_mbuf *m)
+{
+	if (unlikely(rte_ring_sp_enqueue(w->to_ctl_arp, m) != 0)) {
 		FN_COUNT(w->ctr, drop_control_full);
 		rte_pktmbuf_free(m);
 		return;

@@ -20,6 +20,10 @@
 	X(arp_replies)            /* ARP replies sent for our addresses */   \
 	X(arp_requests)           /* ARP requests sent to resolve next hops */\
 	X(arp_learned)            /* neighbour MACs learned or changed */    \
+	X(arp_rejected)           /* ARP with a broadcast, multicast or zero sender MAC, or an Ethernet source other than it: dropped, nothing learned */ \
+	X(arp_mac_changed)        /* a resolved neighbour's MAC changed: a reply to the gateway's own request within a second of it */ \
+	X(arp_mac_unconfirmed)    /* ARP announcing another MAC for a resolved neighbour, not an answer to our request: ignored (the gateway asks again) */ \
+	X(arp_gratuitous)         /* gratuitous ARP sent for our addresses at start and after each reload */ \
 	X(icmp_echo_replies)                                                 \
 	X(drop_not_ipv4)          /* ethertype neither IPv4 nor ARP */       \
 	X(drop_other_host)        /* unicast frame for another MAC */        \
@@ -34,6 +38,7 @@
 	X(drop_no_real_server)    /* service has no usable real server */    \
 	X(drop_neigh_unresolved)  /* real server's MAC not yet known */      \
 	X(drop_control_full)      /* control ring full */                    \
+	X(drop_control_rate)      /* ICMP echo or kernel-bound frames over control.rate_per_s on this worker */ \
 	X(drop_unsupported)       /* other protocols, ARP not for us, ... */ \
 	X(drop_icmp_no_session)   /* ICMP error quoting no session we know */ \
 	X(drop_bad_tcp_flags)     /* impossible flag combinations (SYN+FIN, SYN+RST, none) */ \

@@ -105,6 +105,11 @@ struct fn_plan {
 	 * side, NAT mode): at most this many per second per worker start the
 	 * round (token bucket, one second of burst); 0: none. */
 	uint32_t icmp_hand_on_rate;
+	/* ICMP echo and kernel-bound frames a worker passes to the control
+	 * thread: at most this many per second (token bucket, a tenth of a
+	 * second of burst); the excess is dropped on the worker (drop_control_rate).
+	 * 0: no limit (plans built by hand in C; the config requires >= 1). */
+	uint32_t ctl_rate;
 
 	/* Derived by fn_plan_build (the control plane does not fill these). */
 	uint64_t gen;          /* publish generation: workers notice a new plan by it */

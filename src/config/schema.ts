@@ -371,7 +371,13 @@ export const configSchema = z
       })
       .default({}),
     control: z
-      .object({ socket: pattern(/^\/.{1,100}$/, 'an absolute path for a unix socket').default(DEFAULT_CONTROL_SOCKET) })
+      .object({
+        socket: pattern(/^\/.{1,100}$/, 'an absolute path for a unix socket').default(DEFAULT_CONTROL_SOCKET),
+        // ICMP echo and kernel-bound frames (health checks, management) each
+        // worker passes to the control thread per second; a flood beyond it
+        // is dropped on the worker and cannot crowd out ARP or health checks.
+        rate_per_s: int(1, 10000000).default(10000),
+      })
       .strict()
       .default({}),
     log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') }).strict().default({}),

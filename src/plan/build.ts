@@ -240,6 +240,7 @@ export function buildPlan(cfg: Config, opts: PlanOptions = {}): BuiltPlan {
     icmpRate: cfg.icmp.rate_per_s,
     icmpMinPathMtu: cfg.icmp.min_path_mtu,
     icmpHandOnRate: cfg.icmp.hand_on_rate_per_s,
+    controlRate: cfg.control.rate_per_s,
     portAddrs: Uint32Array.from(cfg.ports.map((p) => (p.addresses.length ? parseCidr(p.addresses[0]!).addr : 0))),
   };
 

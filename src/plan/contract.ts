@@ -70,6 +70,8 @@ export interface NativePlan {
   icmpMinPathMtu: number;
   /** ICMP errors per second per worker that may go round the workers to find their session; 0: none. */
   icmpHandOnRate: number;
+  /** ICMP echo and kernel-bound frames each worker passes to the control thread, per second (>= 1). */
+  controlRate: number;
   /** Each port's first address (source of those errors), by port index; 0: none. */
   portAddrs: Uint32Array;
   sched: Uint32Array; // indices into realServers

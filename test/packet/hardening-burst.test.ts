@@ -12,8 +12,8 @@
 //    (worker counters; each received frame ends in exactly one of these);
 //  - every frame that left a port was counted: frames drained = tx_packets,
 //    tx_dropped = 0, and tx_packets = fwd_to_server + fwd_to_client +
-//    icmp_errors_translated + what the control thread sent (ARP replies and
-//    requests, echo replies);
+//    icmp_errors_translated + what the control thread sent (ARP replies,
+//    requests and gratuitous ARP, echo replies);
 //  - the session table stays within sessions.max (the garbage fills it);
 //  - the gateway keeps forwarding afterwards (fixtures on a new session).
 // Mbuf leaks are checked exactly by the fuzzer (native/fuzz), which can
@@ -262,13 +262,14 @@ describe('a burst of 100,000 malformed and random frames during a live TCP sessi
       assert.equal(out, w.tx_packets, 'frames drained = tx_packets');
       assert.equal(
         w.tx_packets,
-        w.fwd_to_server! + w.fwd_to_client! + w.icmp_errors_translated! + w.icmp_time_exceeded! + ctl.arp_replies! + ctl.arp_requests! + ctl.icmp_echo_replies!,
+        w.fwd_to_server! + w.fwd_to_client! + w.icmp_errors_translated! + w.icmp_time_exceeded! + ctl.arp_replies! + ctl.arp_requests! + ctl.arp_gratuitous! + ctl.icmp_echo_replies!,
         'every frame sent is a translation, a time exceeded, or an answer of the control thread',
       );
       const ctlOut = ctl.arp_replies! + ctl.icmp_echo_replies! + ctl.drop_malformed! + ctl.drop_unsupported! + ctl.drop_control_full! + ctl.to_kernel!;
       assert.ok(ctlOut <= w.to_control!, `control thread outcomes ${ctlOut} <= frames handed to it ${w.to_control}`);
       const probes = [...drained.wan.filter((f) => isGatewayArpProbe(f, wan)), ...drained.lan.filter((f) => isGatewayArpProbe(f, lan))].length;
-      assert.equal(probes, ctl.arp_requests, 'ARP requests counted = ARP requests sent');
+      // Requests for next hops and gratuitous ARPs for our own addresses (both broadcast from the port).
+      assert.equal(probes, ctl.arp_requests! + ctl.arp_gratuitous!, 'ARP requests counted = ARP requests sent');
 
       // The garbage reached every kind of drop the header checks have, and filled the table.
       for (const k of ['drop_not_ipv4', 'drop_other_host', 'drop_malformed', 'drop_bad_checksum', 'drop_fragment', 'drop_ttl', 'drop_no_service', 'drop_no_session', 'drop_unsupported', 'drop_bad_tcp_flags', 'drop_icmp_no_session']) {

@@ -117,7 +117,7 @@ describe('config: good files', () => {
       services: [],
       icmp: { rate_per_s: 100, min_path_mtu: 1280, hand_on_rate_per_s: 1000 },
       stats: { interval_s: 10, listen: '127.0.0.1:9901', allow_remote: false },
-      control: { socket: '/run/fullnat/fullnat.sock' },
+      control: { socket: '/run/fullnat/fullnat.sock', rate_per_s: 10000 },
       log: { level: 'info' },
     });
   });
