@@ -13,6 +13,7 @@
 
 #include "fn_common.h"
 #include "fn_dp.h"
+#include "clients.h"
 #include "half_open.h"
 #include "icmp_reply.h"
 #include "lport.h"
@@ -59,6 +60,7 @@ struct fn_worker {
 	uint64_t *svc_lport_exhausted;   /* [FN_MAX_SVC] worker: w; main: r (relaxed) */
 	uint32_t half_open;              /* worker only: TCP sessions in SYN states */
 	struct fn_half_open half_open_q; /* worker only: those sessions, oldest first */
+	struct fn_clients clients;       /* worker only: its sessions per client address (max_per_client) */
 	struct fn_icmp_bucket icmp_bucket; /* worker only: ICMP it originates */
 	uint8_t rx_hops;                 /* worker only: hops of the redirected frame in hand (0: from a port) */
 	struct fn_sp_side *sp;           /* [sess.max] worker only: SYN proxy state per session (synproxy.h) */
