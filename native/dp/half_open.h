@@ -52,8 +52,8 @@ static inline uint32_t fn_half_open_oldest(struct fn_half_open *h, const struct 
 /* The oldest half-open session (within `budget` entries) that fit(s, arg)
  * accepts, taken off the queue; FN_NIL if none. For when only some sessions
  * would help (a port of a given LIP pool). Stale entries at the head are
- * dropped as above; a live one that does not fit stays, and may move to the
- * taken entry's place: a little younger than it is, it gives way a little later. */
+ * dropped as above; older live ones that do not fit keep their order (the
+ * entries before the taken one move up one place: at most `budget` moves). */
 static inline uint32_t fn_half_open_take(struct fn_half_open *h, const struct fn_session_table *t, unsigned budget,
 					 int (*fit)(const struct fn_session *s, const void *arg), const void *arg)
 {
@@ -63,7 +63,8 @@ static inline uint32_t fn_half_open_take(struct fn_half_open *h, const struct fn
 		const struct fn_session *s = &t->s[idx];
 		int live = s->in_use && (s->state == FN_TCP_SYN_SENT || s->state == FN_TCP_SYN_RECV);
 		if (live && fit(s, arg)) {
-			h->q[pos] = h->q[h->head];
+			for (uint32_t j = i; j > 0; j--)
+				h->q[(h->head + j) & h->mask] = h->q[(h->head + j - 1) & h->mask];
 		} else if (live || i > 0) {
 			i++;
 			continue;
