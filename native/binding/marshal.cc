@@ -160,6 +160,7 @@ fn_plan *PlanFromJs(const Napi::Object &o)
 			d->acl_first = U32(s, "aclFirst");
 			d->acl_count = U32(s, "aclCount");
 			d->acl_default = s.Get("aclDefaultAllow").ToBoolean().Value() ? 1 : 0;
+			d->rs_usable = U32(s, "rsUsable");
 		}
 		for (uint32_t i = 0; i < p->n_rs; i++) {
 			Napi::Object r = At(rss, i);
@@ -195,6 +196,7 @@ fn_plan *PlanFromJs(const Napi::Object &o)
 		}
 		p->half_open_max = U32(o, "halfOpenMax");
 		p->half_open_drop_new = o.Get("halfOpenDropNew").ToBoolean().Value() ? 1 : 0;
+		p->client_max = U32(o, "maxPerClient");
 		p->icmp_rate = U32(o, "icmpRate", UINT32_MAX);
 		p->icmp_min_path_mtu = U32(o, "icmpMinPathMtu", 65535);
 		p->icmp_hand_on_rate = U32(o, "icmpHandOnRate", UINT32_MAX);

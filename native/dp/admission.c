@@ -8,7 +8,9 @@
 
 #include <rte_cycles.h>
 
+#include "clients.h"
 #include "dp.h"
+#include "half_open.h"
 #include "load.h"
 #include "neigh.h"
 #include "persist.h"
@@ -29,9 +31,19 @@ void fn_session_end(struct fn_worker *w, struct fn_session *s)
 		w->rs_live[s->rs_id]--;
 	if (s->state == FN_TCP_SYN_SENT || s->state == FN_TCP_SYN_RECV)
 		w->half_open--;
+	if (unlikely(s->client_counted))
+		fn_clients_del(&w->clients, s->cip);
 	fn_sess_remove(&w->sess, s);
 	FN_COUNT(w->ctr, sessions_expired);
 	FN_COUNT_N(w->ctr, sessions_active, (uint64_t)-1); /* a gauge: -1 */
+}
+
+/* This worker's part of sessions.max_per_client, rounded up: RSS spreads one
+ * client's flows over the workers, and with one worker it is the setting. */
+static inline uint32_t client_share(const struct fn_plan *plan)
+{
+	unsigned n = fn_dp.cfg.n_workers;
+	return (plan->client_max + n - 1) / n;
 }
 
 /* What refuses the flow before a server is picked. *at_bound: the worker is
@@ -54,6 +66,8 @@ static unsigned admit_limits(const struct fn_worker *w, const struct fn_plan *pl
 		return FN_C_drop_half_open_limit;
 	if (svc->max_conn && fn_svc_load(svc->id) >= svc->max_conn)
 		return FN_C_drop_max_conn;
+	if (unlikely(plan->client_max) && fn_clients_count(&w->clients, k->saddr) >= client_share(plan))
+		return FN_C_drop_client_limit;
 	return 0;
 }
 
@@ -69,26 +83,6 @@ static const struct fn_rs *persisted(const struct fn_plan *plan, const struct fn
 		    !fn_rs_full(&plan->rs[svc->rs_first + i]))
 			rs = &plan->rs[svc->rs_first + i];
 	return rs;
-}
-
-/* The scheduler's pick from the worker's cursor c. A server that takes no
- * new flows (weight 0: drained or down; or at its connection limit) is passed
- * over for the next entry: hash tables keep such servers' slots so only their
- * own clients move. Returns NULL with *reason set when none takes the flow. */
-static const struct fn_rs *pick(const struct fn_worker *w, const struct fn_plan *plan, const struct fn_service *svc,
-				uint32_t c, const struct fn_tuple *k, unsigned *reason)
-{
-	unsigned why = FN_C_drop_no_real_server;
-	for (uint32_t off = 0; off < RTE_MIN(svc->sched_len, 1024u); off++) {
-		const struct fn_rs *cand = fn_sched_pick(plan, svc, c, off, k, w->rs_live);
-		if (cand->weight == 0)
-			continue;
-		if (!fn_rs_full(cand))
-			return cand;
-		why = FN_C_drop_max_conn;
-	}
-	*reason = why;
-	return NULL;
 }
 
 /* LIP:lport: round-robin over the pool's LIPs, skipping exhausted ones.
@@ -107,6 +101,47 @@ static uint32_t take_lport(struct fn_worker *w, const struct fn_plan *plan, cons
 		}
 	}
 	return FN_NIL;
+}
+
+/* Whether ending s returns a port take_lport can hand out for this pool: one
+ * of the pool's LIPs, within its current range (fn_lport_put retires others). */
+struct pool_fit {
+	const struct fn_plan *plan;
+	const struct fn_pool *pool;
+};
+
+static int port_fits_pool(const struct fn_session *s, const void *arg)
+{
+	const struct pool_fit *f = arg;
+	if (s->nat)
+		return 0;
+	uint16_t port = rte_be_to_cpu_16(s->lport);
+	for (uint32_t i = 0; i < f->pool->count; i++) {
+		const struct fn_lip *l = &f->plan->lips[f->plan->pool_lips[f->pool->first + i]];
+		if (l->slot == s->lip_slot && port >= l->lo && port <= l->hi)
+			return 1;
+	}
+	return 0;
+}
+
+/* The pool has no free port: the oldest half-open session holding one of its
+ * ports gives way, and the new flow takes the port (evict_oldest). Without
+ * this a SYN flood that empties the pool before the half-open bound locks
+ * every service on the pool out until tcp_syn; established sessions are
+ * never touched. Returns the LIP's index or FN_NIL. */
+static uint32_t reclaim_lport(struct fn_worker *w, const struct fn_plan *plan, const struct fn_service *svc,
+			      uint32_t *cur, uint16_t *lport)
+{
+	if (plan->half_open_drop_new || w->half_open == 0)
+		return FN_NIL;
+	const struct pool_fit f = {plan, &plan->pools[svc->pool]};
+	uint32_t old = fn_half_open_take(&w->half_open_q, &w->sess, 64, port_fits_pool, &f);
+	if (old == FN_NIL)
+		return FN_NIL;
+	fn_session_end(w, &w->sess.s[old]);
+	FN_COUNT(w->ctr, half_open_evicted);
+	FN_COUNT(w->ctr, lport_reclaimed);
+	return take_lport(w, plan, svc, cur, lport);
 }
 
 /* A session slot for the flow, once nothing else refuses it. At the half-open
@@ -163,12 +198,18 @@ static void session_fill(struct fn_session *s, const struct fn_plan *plan, const
 
 /* The session is in: the worker's load and half-open accounting (undone by
  * fn_session_end). */
-static void session_count(struct fn_worker *w, struct fn_session *s)
+static void session_count(struct fn_worker *w, struct fn_session *s, uint32_t plan_client_max)
 {
 	w->rs_active[s->rs_id]++;
 	w->rs_live[s->rs_id]++;
 	w->rs_created[s->rs_id]++;
 	w->svc_active[s->svc_id]++;
+	if (unlikely(plan_client_max)) {
+		if (fn_clients_add(&w->clients, s->cip) == 0)
+			s->client_counted = 1;
+		else
+			FN_COUNT(w->ctr, client_untracked);
+	}
 	if (s->state == FN_TCP_SYN_SENT) {
 		w->half_open++;
 		fn_half_open_push(&w->half_open_q, fn_sess_index(&w->sess, s));
@@ -194,7 +235,7 @@ struct fn_session *fn_admit(struct fn_worker *w, const struct fn_plan *plan, con
 		masked = k->saddr & svc->persist_mask;
 		rs = persisted(plan, svc, masked, now_s);
 	}
-	if (rs == NULL && (rs = pick(w, plan, svc, c, k, reason)) == NULL)
+	if (rs == NULL && (rs = fn_sched_choose(plan, svc, c, k, w->rs_live, reason)) == NULL)
 		return NULL;
 	uint8_t mac[6];
 	if (unlikely(fn_neigh_mac(rs->neigh, mac) != 0)) {
@@ -204,9 +245,12 @@ struct fn_session *fn_admit(struct fn_worker *w, const struct fn_plan *plan, con
 	uint32_t lip_idx = FN_NIL;
 	uint16_t lport = 0;
 	if (!svc->nat && unlikely((lip_idx = take_lport(w, plan, svc, cur, &lport)) == FN_NIL)) {
-		w->svc_lport_exhausted[svc->id]++;
-		*reason = FN_C_drop_lport_exhausted;
-		return NULL;
+		if ((lip_idx = reclaim_lport(w, plan, svc, cur, &lport)) == FN_NIL) {
+			w->svc_lport_exhausted[svc->id]++;
+			*reason = FN_C_drop_lport_exhausted;
+			return NULL;
+		}
+		at_bound = 0; /* a half-open session just gave way */
 	}
 	struct fn_session *s = take_session(w, at_bound, reason);
 	if (unlikely(s == NULL)) {
@@ -220,6 +264,6 @@ struct fn_session *fn_admit(struct fn_worker *w, const struct fn_plan *plan, con
 	fn_sess_insert(&w->sess, s);
 	if (svc->persist_s)
 		fn_persist_put(svc->id, masked, rs->id, now_s + svc->persist_s);
-	session_count(w, s);
+	session_count(w, s, plan->client_max);
 	return s;
 }

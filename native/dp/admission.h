@@ -30,7 +30,8 @@ static inline int fn_acl_allows(const struct fn_plan *plan, const struct fn_serv
  * (FN_C_*) the flow is refused under. */
 static inline unsigned fn_admit_check(const struct fn_plan *plan, const struct fn_service *svc, uint32_t cip)
 {
-	if (unlikely(svc->sched_len == 0))
+	/* rs_usable: sh keeps down servers in its table, so a table is not enough. */
+	if (unlikely(svc->sched_len == 0 || svc->rs_usable == 0))
 		return FN_C_drop_no_real_server;
 	if (svc->acl_count && !fn_acl_allows(plan, svc, cip))
 		return FN_C_drop_acl;

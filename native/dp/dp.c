@@ -58,6 +58,7 @@ static void workers_free(void)
 		fn_sp_free(w);
 		fn_sess_fini(&w->sess);
 		fn_half_open_fini(&w->half_open_q);
+		fn_clients_fini(&w->clients);
 		fn_lports_fini(&w->lports);
 		rte_free(w->rs_active);
 		rte_free(w->rs_created);
@@ -96,6 +97,10 @@ static int workers_init(char *err, size_t errlen)
 		}
 		if (fn_half_open_init(&w->half_open_q, c->sessions_max, socket) != 0) {
 			snprintf(err, errlen, "out of memory for the half-open queue");
+			return -1;
+		}
+		if (fn_clients_init(&w->clients, c->sessions_max, socket) != 0) {
+			snprintf(err, errlen, "out of memory for the per-client session table");
 			return -1;
 		}
 		if (fn_sp_alloc(w, socket) != 0) {

@@ -13,6 +13,7 @@
 
 #include "fn_common.h"
 #include "fn_dp.h"
+#include "clients.h"
 #include "half_open.h"
 #include "icmp_reply.h"
 #include "lport.h"
@@ -67,6 +68,7 @@ struct fn_worker {
 	uint64_t *svc_lport_exhausted;   /* [FN_MAX_SVC] worker: w; main: r (relaxed) */
 	uint32_t half_open;              /* worker only: TCP sessions in SYN states */
 	struct fn_half_open half_open_q; /* worker only: those sessions, oldest first */
+	struct fn_clients clients;       /* worker only: its sessions per client address (max_per_client) */
 	struct fn_icmp_bucket icmp_bucket; /* worker only: ICMP it originates */
 	struct fn_icmp_bucket hand_on_bucket; /* worker only: ICMP errors it starts round the workers */
 	uint8_t rx_hops;                 /* worker only: hops of the redirected frame in hand (0: from a port) */

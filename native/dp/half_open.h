@@ -49,4 +49,32 @@ static inline uint32_t fn_half_open_oldest(struct fn_half_open *h, const struct 
 	return FN_NIL;
 }
 
+/* The oldest half-open session (within `budget` entries) that fit(s, arg)
+ * accepts, taken off the queue; FN_NIL if none. For when only some sessions
+ * would help (a port of a given LIP pool). Stale entries at the head are
+ * dropped as above; older live ones that do not fit keep their order (the
+ * entries before the taken one move up one place: at most `budget` moves). */
+static inline uint32_t fn_half_open_take(struct fn_half_open *h, const struct fn_session_table *t, unsigned budget,
+					 int (*fit)(const struct fn_session *s, const void *arg), const void *arg)
+{
+	for (uint32_t i = 0; i < h->n && budget > 0; budget--) {
+		uint32_t pos = (h->head + i) & h->mask;
+		uint32_t idx = h->q[pos];
+		const struct fn_session *s = &t->s[idx];
+		int live = s->in_use && (s->state == FN_TCP_SYN_SENT || s->state == FN_TCP_SYN_RECV);
+		if (live && fit(s, arg)) {
+			for (uint32_t j = i; j > 0; j--)
+				h->q[(h->head + j) & h->mask] = h->q[(h->head + j - 1) & h->mask];
+		} else if (live || i > 0) {
+			i++;
+			continue;
+		}
+		h->head = (h->head + 1) & h->mask;
+		h->n--;
+		if (live)
+			return idx;
+	}
+	return FN_NIL;
+}
+
 #endif

@@ -31,6 +31,7 @@ struct fn_session {
 	uint8_t in_use;
 	uint8_t nat : 1;           /* NAT mode: lip:lport is the client's own, no port to return */
 	uint8_t synproxy : 1;      /* SYN proxy: sequence offset in the worker's fn_sp_side array */
+	uint8_t client_counted : 1; /* counted in the worker's per-client table (clients.h) */
 	uint32_t svc_id, rs_id;
 };
 

@@ -44,8 +44,11 @@
 	X(drop_bad_tcp_flags)     /* impossible flag combinations (SYN+FIN, SYN+RST, none) */ \
 	X(drop_half_open_limit)   /* new TCP flow while SYN-state sessions are at the limit (drop_new, or none to evict) */ \
 	X(half_open_evicted)      /* oldest SYN-state session ended to make room for a new SYN (evict_oldest) */ \
+	X(lport_reclaimed)        /* of those: ended because the new flow's LIP pool had no free port (it takes the port) */ \
 	X(drop_max_conn)          /* service or real-server connection limit reached */ \
 	X(drop_acl)               /* client not allowed by the service's allow/deny lists */ \
+	X(drop_client_limit)      /* the client address holds sessions.max_per_client sessions (this worker's share) */ \
+	X(client_untracked)       /* new session not counted per client: its bucket of the per-client table was full */ \
 	X(icmp_errors_translated) /* ICMP errors forwarded to the session's other side */ \
 	X(icmp_time_exceeded)     /* ICMP time exceeded sent for a TTL <= 1 packet (also counted in drop_ttl) */ \
 	X(icmp_rate_limited)      /* ICMP the gateway would send, held back by the per-worker rate limit */ \

@@ -53,6 +53,8 @@ struct fn_service {
 	uint32_t max_conn;   /* sessions over all workers, 0: no limit */
 	uint32_t acl_first, acl_count; /* rules in fn_plan.acl */
 	uint32_t acl_default;  /* verdict when no rule matches: 1 allow */
+	uint32_t rs_usable;  /* servers with weight > 0: 0 refuses new flows at once (a hash
+	                      * table keeps down servers' entries; walking them costs per flow) */
 };
 
 struct fn_lip {
@@ -91,7 +93,10 @@ struct fn_plan {
 	struct fn_acl *acl;
 	uint32_t n_acl;
 	uint32_t half_open_max;  /* TCP sessions in SYN states, over all workers; 0: no limit */
-	uint32_t half_open_drop_new; /* at that limit: 1 drop the new SYN; 0 end the oldest half-open session */
+	uint32_t half_open_drop_new; /* at that limit: 1 drop the new SYN; 0 end the oldest half-open session
+	                              * (also when a LIP pool has no free port: its port is reused) */
+	uint32_t client_max;     /* sessions per client address over all workers (each worker its
+	                          * share, rounded up); 0: no limit */
 	/* ICMP the gateway originates (time exceeded for TTL <= 1): at most this
 	 * many per second per worker (token bucket, burst one second's worth);
 	 * 0: none sent. Source: the receiving port's first address (0: none). */

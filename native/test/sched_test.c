@@ -4,6 +4,10 @@
 
 #include "check.h"
 #include "crc32c_ref.h"
+/* Every limit check a pick makes (each sums all workers' counters), counted:
+ * the bound on a pick's work when every server is full is asserted on it. */
+static unsigned full_checks;
+#define FN_SCHED_RS_FULL(rs) (full_checks++, fn_rs_full(rs))
 #include "scheduler.h"
 /* The per-worker load sums fn_rs_full reads (fn_rs_load over fn_dp.workers)
  * are declared here; if they move to their own header, only this include
@@ -198,13 +202,100 @@ static void least_kind(void)
 	set_worker_loads(heavy);
 	CHECK(!fn_rs_full(&rs[2]), "max_conn 0: no limit");
 
-	/* Nothing takes the flow: the cursor's entry, for the caller to refuse. */
+	/* Nothing takes the flow: NULL, for the caller to refuse (it once returned
+	 * the cursor's entry, and the caller scanned again for every table entry). */
 	for (unsigned i = 0; i < 4; i++)
 		rs[i].max_conn = 1;
 	const int32_t all_busy[N_WORKERS][16] = {[1] = {[10] = 1, [11] = 1, [12] = 1, [13] = 1}};
 	set_worker_loads(all_busy);
-	CHECK(fn_sched_pick(&plan, &svc, 2, 0, NULL, active) == &rs[2], "all full: cursor entry 2");
-	CHECK(fn_sched_pick(&plan, &svc, 3, 0, NULL, active) == &rs[3], "all full: cursor entry 3");
+	CHECK(fn_sched_pick(&plan, &svc, 2, 0, NULL, active) == NULL, "all full: none");
+	CHECK(fn_sched_pick(&plan, &svc, 3, 0, NULL, active) == NULL, "all full: none from cursor 3");
+	clear_worker_loads();
+}
+
+/* fn_sched_choose with a big service whose servers are all full or all down:
+ * what one refused flow costs, in limit checks. */
+#define BIG 256
+static struct fn_rs big_rs[BIG];
+static uint32_t big_sched[4096];
+static int32_t big_load[N_WORKERS][BIG];
+
+static void big_setup(uint8_t kind, uint32_t len, uint32_t max_conn)
+{
+	memset(&plan, 0, sizeof(plan));
+	memset(&svc, 0, sizeof(svc));
+	for (unsigned i = 0; i < BIG; i++) {
+		big_rs[i] = (struct fn_rs){.id = i, .weight = 1, .max_conn = max_conn};
+		for (unsigned wi = 0; wi < N_WORKERS; wi++)
+			big_load[wi][i] = wi == 0 ? (int32_t)max_conn : 0;
+	}
+	for (uint32_t i = 0; i < len; i++)
+		big_sched[i] = i % BIG;
+	plan.rs = big_rs;
+	plan.n_rs = BIG;
+	plan.sched = big_sched;
+	plan.n_sched = len;
+	svc.sched_kind = kind;
+	svc.sched_len = len;
+	svc.rs_count = BIG;
+	svc.rs_usable = BIG;
+	fn_dp.cfg.n_workers = N_WORKERS;
+	fn_dp.workers = workers;
+	for (unsigned wi = 0; wi < N_WORKERS; wi++)
+		workers[wi].rs_active = big_load[wi];
+}
+
+static void choose_bounded(void)
+{
+	int32_t active[BIG] = {0};
+	struct fn_tuple k = {.saddr = 0x0100000a, .sport = 0x3930};
+	unsigned why = 0;
+
+	/* lc, 256 servers all at max_conn: one scan, one check per server. */
+	big_setup(FN_SCHED_LEAST, BIG, 5);
+	full_checks = 0;
+	CHECK(fn_sched_choose(&plan, &svc, 7, &k, active, &why) == NULL && why == FN_C_drop_max_conn,
+	      "lc all full: refused as drop_max_conn (reason %u)", why);
+	CHECK(full_checks == BIG, "lc all full: %u limit checks, want %u (one scan)", full_checks, BIG);
+	/* One server frees a slot (another worker's count): it is found. */
+	big_load[0][200] = 4;
+	CHECK(fn_sched_choose(&plan, &svc, 7, &k, active, &why) == &big_rs[200], "lc: the one with room");
+
+	/* Cursor and hash kinds, a table 16 times the servers: a few entries, then each server once. */
+	static const uint8_t kinds[3] = {FN_SCHED_CURSOR, FN_SCHED_HASH_ADDR, FN_SCHED_HASH_FLOW};
+	for (unsigned i = 0; i < 3; i++) {
+		big_setup(kinds[i], 4096, 5);
+		full_checks = 0;
+		why = 0;
+		CHECK(fn_sched_choose(&plan, &svc, 9, &k, active, &why) == NULL && why == FN_C_drop_max_conn,
+		      "kind %u all full: drop_max_conn (reason %u)", kinds[i], why);
+		CHECK(full_checks <= FN_SCHED_TRIES + BIG, "kind %u all full: %u limit checks, want <= %u", kinds[i],
+		      full_checks, FN_SCHED_TRIES + BIG);
+		/* One server with room is still found, past the tried entries. */
+		big_load[0][123] = 0;
+		CHECK(fn_sched_choose(&plan, &svc, 9, &k, active, &why) == &big_rs[123], "kind %u: the one with room",
+		      kinds[i]);
+		/* All down (weight 0; a hash table keeps their entries): refused without a walk. */
+		for (unsigned j = 0; j < BIG; j++)
+			big_rs[j].weight = 0;
+		svc.rs_usable = 0;
+		full_checks = 0;
+		why = 0;
+		CHECK(fn_sched_choose(&plan, &svc, 9, &k, active, &why) == NULL && why == FN_C_drop_no_real_server &&
+			      full_checks == 0,
+		      "kind %u all down: drop_no_real_server at once (%u checks)", kinds[i], full_checks);
+	}
+	/* lc with every server down: the same, at once. */
+	big_setup(FN_SCHED_LEAST, BIG, 0);
+	svc.rs_usable = 0;
+	CHECK(fn_sched_choose(&plan, &svc, 0, &k, active, &why) == NULL && why == FN_C_drop_no_real_server,
+	      "lc all down: drop_no_real_server");
+	/* A small table whose servers are down or full: both seen, full wins (today's counters). */
+	big_setup(FN_SCHED_HASH_ADDR, 8, 5);
+	big_rs[0].weight = 0;
+	svc.rs_usable = BIG - 1;
+	CHECK(fn_sched_choose(&plan, &svc, 0, &k, active, &why) == NULL && why == FN_C_drop_max_conn,
+	      "mixed: drop_max_conn");
 	clear_worker_loads();
 }
 
@@ -215,4 +306,5 @@ void test_scheduler(void)
 	hash_addr_kind();
 	hash_flow_kind();
 	least_kind();
+	choose_bounded();
 }

@@ -219,12 +219,19 @@ const sessionsSchema = z
   .object({
     max: int(16, 100000000).default(1048576),
     // TCP sessions still in the handshake (SYN floods), over all workers;
-    // null: a quarter of max. New flows beyond it are dropped and counted.
+    // null: a quarter of max, and at most half the local ports of the
+    // smallest LIP pool (src/plan/build.ts). New flows beyond it are dropped
+    // and counted.
     max_half_open: int(1, 100000000).nullable().default(null),
-    // At that limit: end the oldest half-open session to admit the new SYN
-    // (a flood cycles through the bound; real clients still get in), or
-    // drop the new SYN (drop_half_open_limit) until one completes or ages out.
+    // At that limit, and when a LIP pool has no free port: end the oldest
+    // half-open session to admit the new flow (a flood cycles through the
+    // bound; real clients still get in), or drop the new flow
+    // (drop_half_open_limit, drop_lport_exhausted) until one completes or ages out.
     half_open_full: z.enum(['evict_oldest', 'drop_new']).default('evict_oldest'),
+    // Sessions one client address may hold over all services and workers
+    // (each worker its share, rounded up); 0: no limit. Counted as
+    // drop_client_limit. Off by default: one address may be a whole NAT.
+    max_per_client: int(0, 100000000).default(0),
     timeouts: timeoutsSchema.default({}),
   })
   .strict();

@@ -52,6 +52,42 @@ export interface BuiltPlan {
 
 export class PlanError extends Error {}
 
+/** Each worker's per-client session table (native/dp/clients.h): 64-byte buckets, a power of two >= sessions / 8 + 1. */
+export function clientTableBytes(sessionsPerWorker: number): number {
+  const want = Math.floor(sessionsPerWorker / 8) + 1;
+  let nb = 1;
+  while (nb < want) nb *= 2;
+  return nb * 64;
+}
+
+/** Local ports of each LIP pool a FullNAT service uses: LIPs x port range. */
+export function poolCapacities(cfg: Config): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const s of cfg.services) {
+    const pool = cfg.local_addresses[s.local_addresses];
+    if (s.forwarding === 'nat' || !pool) continue;
+    out.set(s.local_addresses, pool.addresses.length * (pool.ports[1] - pool.ports[0] + 1));
+  }
+  return out;
+}
+
+/**
+ * max_half_open when the config leaves it null: a quarter of sessions.max,
+ * and at most half the ports of the smallest pool a FullNAT service uses.
+ * Half-open sessions then never hold more than half of any pool's ports, so
+ * an unanswered SYN flood meets the bound (and its oldest handshake gives
+ * way) while the other half still serves established and new flows; a bound
+ * above the pool's capacity let the pool empty first. Half, not all: the
+ * bound counts over all pools and RSS spreads flows over workers unevenly.
+ * An explicit setting stays as set: evict_oldest also runs when a pool has no
+ * free port, so a bound above a pool's capacity no longer locks it out.
+ */
+export function defaultHalfOpenMax(cfg: Config): number {
+  let bound = Math.floor(cfg.sessions.max / 4);
+  for (const cap of poolCapacities(cfg).values()) bound = Math.min(bound, Math.floor(cap / 2));
+  return Math.max(1, bound);
+}
+
 /** The ethdev name EAL gives a device string, or the ring name. */
 export function ethdevName(device: string): { name: string; ring: boolean } {
   const d = parseDevice(device);
@@ -185,6 +221,7 @@ export function buildPlan(cfg: Config, opts: PlanOptions = {}): BuiltPlan {
       aclFirst: acl.length,
       aclCount: s.deny.length + s.allow.length,
       aclDefaultAllow: s.allow.length === 0,
+      rsUsable: weights.filter((w) => w > 0).length,
       id: ids.serviceId(skey),
       schedFirst: sched.length,
       schedLen: table.length,
@@ -235,8 +272,9 @@ export function buildPlan(cfg: Config, opts: PlanOptions = {}): BuiltPlan {
     timeouts: TIMEOUT_ORDER.map((k) => cfg.sessions.timeouts[k]),
     resetRealServers: opts.reset ?? [],
     acl,
-    halfOpenMax: cfg.sessions.max_half_open ?? Math.max(1, Math.floor(cfg.sessions.max / 4)),
+    halfOpenMax: cfg.sessions.max_half_open ?? defaultHalfOpenMax(cfg),
     halfOpenDropNew: cfg.sessions.half_open_full === 'drop_new',
+    maxPerClient: cfg.sessions.max_per_client,
     icmpRate: cfg.icmp.rate_per_s,
     icmpMinPathMtu: cfg.icmp.min_path_mtu,
     icmpHandOnRate: cfg.icmp.hand_on_rate_per_s,
@@ -245,7 +283,9 @@ export function buildPlan(cfg: Config, opts: PlanOptions = {}): BuiltPlan {
   };
 
   const memoryNeededMb = Math.ceil(
-    BASE_MEMORY_MB + workers * WORKER_COUNTERS_MB + (start.mbufs * MBUF_BYTES + workers * start.sessionsMax * SESSION_BYTES) / (1 << 20),
+    BASE_MEMORY_MB +
+      workers * WORKER_COUNTERS_MB +
+      (start.mbufs * MBUF_BYTES + workers * (start.sessionsMax * SESSION_BYTES + clientTableBytes(start.sessionsMax))) / (1 << 20),
   );
   return { start, plan, realServers: planned, memoryNeededMb };
 }

@@ -55,6 +55,8 @@ export interface NativePlan {
     aclFirst: number;
     aclCount: number;
     aclDefaultAllow: boolean;
+    /** Servers with weight > 0 (0: new flows are refused at once, without walking the table). */
+    rsUsable: number;
   }[];
   /** weight: effective (0 when down or drained); lc/wlc compare sessions per weight. */
   realServers: { ip: number; port: number; id: number; portIdx: number; nexthop: number; weight: number; maxConn: number }[];
@@ -64,6 +66,8 @@ export interface NativePlan {
   halfOpenMax: number;
   /** At that limit: true drops the new SYN; false ends the oldest half-open session. */
   halfOpenDropNew: boolean;
+  /** Sessions per client address over all workers; 0: no limit. */
+  maxPerClient: number;
   /** ICMP errors the gateway originates (time exceeded), per second per worker; 0: none. */
   icmpRate: number;
   /** Client-side frag needed below this next-hop MTU is not relayed to servers; 0: no floor. */

@@ -58,6 +58,10 @@ local_addresses:
   pool2: { port: lan, addresses: [${LIP12}], ports: [3000, 3009] }
 sessions:
   max: 64
+  # Above these tiny pools' ports on purpose: the tables leave handshakes open
+  # (six SYNs to VIP2), and the default (half the smallest pool: 4) would end
+  # the oldest ones. Port exhaustion is sec-ports.test.ts's and limits.test.ts's.
+  max_half_open: 16
   timeouts: { tcp_syn: 300, tcp_established: 300, tcp_fin: 300, tcp_time_wait: 300, tcp_close: 300, udp: 300 }
 # TTL expiry is a plain drop here; its ICMP time exceeded is hardening.test.ts's.
 icmp: { rate_per_s: 0 }

@@ -59,6 +59,7 @@ describe('config: good files', () => {
       max: 2000000,
       max_half_open: null,
       half_open_full: 'evict_oldest',
+      max_per_client: 0,
       timeouts: { tcp_syn: 10, tcp_established: 600, tcp_fin: 20, tcp_time_wait: 2, tcp_close: 3, udp: 30 },
     });
     assert.equal(c.services.length, 2);
@@ -112,6 +113,7 @@ describe('config: good files', () => {
         max: 1048576,
         max_half_open: null,
         half_open_full: 'evict_oldest',
+        max_per_client: 0,
         timeouts: { tcp_syn: 30, tcp_established: 900, tcp_fin: 30, tcp_time_wait: 5, tcp_close: 5, udp: 60 },
       },
       services: [],
