@@ -19,6 +19,15 @@
  * as the key is unknown. Cost: one independent 64-bit multiply per word
  * (throughput 1/cycle), about what the four chained crc32 it replaces took.
  *
+ * Then fn_hash_finish mixes the 32 bits (half of MurmurHash3's fmix32: a
+ * bijection, so the pairwise guarantee above holds unchanged). The sum is
+ * linear in the words: structured legitimate inputs (consecutive client
+ * addresses, a LIP's consecutive ports) stay a lattice, and for some keys a
+ * lattice piles up in a few buckets. Measured: 1M consecutive client
+ * addresses into 2^21 buckets, over 200 random keys the fullest bucket held
+ * 2-5 entries, but 16 under one key; with the mix, 6-9 under every key (a
+ * random function's figure). Linear probing in the service table likewise.
+ *
  * It is not a PRF (SipHash is, at ~4x the cost): someone who could observe
  * many collisions (timing) might learn the key. So the tables that take
  * packet-chosen keys also bound their worst case (session.h: a chain
@@ -57,14 +66,24 @@ int fn_hash_keys_init(void);
 /* Fills buf with len bytes from getrandom. Returns 0 or -1 (errno). */
 int fn_random_bytes(void *buf, size_t len);
 
+/* The multiply-shift sum's high half, mixed (see above). */
+static inline uint32_t fn_hash_finish(uint64_t sum)
+{
+	uint32_t x = (uint32_t)(sum >> 32);
+	x ^= x >> 16;
+	x *= 0x85ebca6bu;
+	x ^= x >> 13;
+	return x;
+}
+
 static inline uint32_t fn_mshift1(const uint64_t *a, uint32_t x)
 {
-	return (uint32_t)((a[0] + a[1] * x) >> 32);
+	return fn_hash_finish(a[0] + a[1] * x);
 }
 
 static inline uint32_t fn_mshift2(const uint64_t *a, uint32_t x, uint32_t y)
 {
-	return (uint32_t)((a[0] + a[1] * x + a[2] * y) >> 32);
+	return fn_hash_finish(a[0] + a[1] * x + a[2] * y);
 }
 
 #endif

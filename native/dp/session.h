@@ -84,7 +84,7 @@ static inline uint32_t fn_sess_hash(const struct fn_tuple *k)
 	const uint64_t *a = fn_hkeys.sess;
 	uint64_t h = a[0] + a[1] * k->saddr + a[2] * k->daddr +
 		     a[3] * ((uint32_t)k->sport | (uint32_t)k->dport << 16) + a[4] * k->proto;
-	return (uint32_t)(h >> 32);
+	return fn_hash_finish(h);
 }
 
 /* The bucket's first entry id, or FN_SESS_END: a hint for prefetching. */

@@ -69,8 +69,24 @@ static void construction(void)
 {
 	uint64_t a[3] = {0x0123456789abcdefull, 0xfedcba9876543210ull, 0x8badf00ddeadbeefull};
 	unsigned __int128 s = (unsigned __int128)a[1] * 0xc0a80001u + (unsigned __int128)a[2] * 0x00500006u + a[0];
-	CHECK(fn_mshift2(a, 0xc0a80001u, 0x00500006u) == (uint32_t)((uint64_t)s >> 32), "mod 2^64, high half");
-	CHECK(fn_mshift1(a, 7) == (uint32_t)((a[0] + a[1] * 7) >> 32), "one word");
+	CHECK(fn_mshift2(a, 0xc0a80001u, 0x00500006u) == fn_hash_finish((uint64_t)s), "mod 2^64");
+	CHECK(fn_mshift1(a, 7) == fn_hash_finish(a[0] + a[1] * 7), "one word");
+	/* The mix, fmix32's first half, a bijection (distinct sums' high halves
+	 * stay distinct): spot values, and undone by its inverse over 2^20 inputs. */
+	CHECK(fn_hash_finish(0) == 0 && fn_hash_finish(1ull << 32) == 0x85efe535u, "1 -> %#x",
+	      fn_hash_finish(1ull << 32));
+	CHECK(fn_hash_finish(0x1234567800000000ull) == 0x0780bfc0u, "0x12345678 -> %#x",
+	      fn_hash_finish(0x1234567800000000ull));
+	unsigned dup = 0;
+	for (uint64_t i = 0; i < 1u << 20; i++) {
+		uint32_t y = fn_hash_finish((i * 0x9e3779b97f4a7c15ull) & 0xffffffff00000000ull);
+		y ^= y >> 13;
+		y ^= y >> 26;
+		y *= 0xa5cb9243u; /* 0x85ebca6b^-1 mod 2^32 */
+		y ^= y >> 16;
+		dup += y != (uint32_t)((i * 0x9e3779b97f4a7c15ull) >> 32);
+	}
+	CHECK(dup == 0, "inverted: %u of 2^20 wrong", dup);
 
 	struct fn_hash_keys saved = fn_hkeys;
 	uint32_t svc = fn_svc_hash(0x010200c0, 80, 6), local = fn_local_hash(0x010200c0);

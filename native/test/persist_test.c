@@ -1,5 +1,5 @@
 /* Persistence table (persist.h) on caller memory, no EAL: slot layout against
- * a multiply-shift oracle with the keys in use, expiry, service separation,
+ * a multiply-shift oracle (then mixed) with the keys in use, expiry, service separation,
  * and which way a full bucket gives up. */
 #include <string.h>
 
@@ -30,6 +30,9 @@ static void layout(void)
 	uint64_t key = fn_persist_key(1, A(1));
 	const uint64_t *a = fn_hkeys.persist;
 	uint32_t h = (uint32_t)((a[0] + a[1] * (key & 0xffffffff) + a[2] * (key >> 32)) >> 32);
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
 	fn_persist_put(1, A(1), 7, 100);
 	struct fn_persist_slot *b = &many[h & 1020];
 	CHECK(b[0].key == key, "first way of its bucket");

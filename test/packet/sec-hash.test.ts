@@ -72,14 +72,20 @@ function oldHash(t: Tuple): number {
   return crc32c([UDP, 0, 0, 0], h);
 }
 
-/** The keyed hash (native/dp/session.h fn_sess_hash): ((a0 + a1 saddr + a2 daddr + a3 (sport | dport << 16) + a4 proto) mod 2^64) >> 32. */
+/**
+ * The keyed hash (native/dp/session.h fn_sess_hash, hashkey.h): x = ((a0 + a1 saddr + a2 daddr + a3 (sport | dport << 16)
+ * + a4 proto) mod 2^64) >> 32, then x ^= x >> 16; x *= 0x85ebca6b; x ^= x >> 13 (32-bit).
+ */
 function keyedHash(keys: Buffer, t: Tuple): number {
   const a = (i: number) => keys.readBigUInt64LE(8 * i);
   const le32 = (b: number[]) => BigInt(Buffer.from(b).readUInt32LE(0));
   const words = [le32(ipBytes(t.src)), le32(ipBytes(t.dst)), le32([t.sport >> 8, t.sport & 0xff, t.dport >> 8, t.dport & 0xff]), BigInt(UDP)];
   let sum = a(0);
   words.forEach((w, i) => (sum = (sum + a(i + 1) * w) & 0xffffffffffffffffn));
-  return Number(sum >> 32n);
+  let x = Number(sum >> 32n);
+  x = (x ^ (x >>> 16)) >>> 0;
+  x = Math.imul(x, 0x85ebca6b) >>> 0;
+  return (x ^ (x >>> 13)) >>> 0;
 }
 
 const client = (sport: number): Ends => ({ ethSrc: CLIENT.mac, ethDst: WAN_MAC, src: CLIENT.ip, dst: VIP, sport, dport: 53 });
