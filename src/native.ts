@@ -93,6 +93,12 @@ export interface NativeTesting {
   ringDrain(portIdx: number, queue: number, max?: number): Buffer[];
   /** Shift the SYN cookie clock by whole seconds (cookies age without waiting). */
   synProxyClockSkew(seconds: number): void;
+  /**
+   * The data plane's hash keys (native/dp/hashkey.h): 13 uint64 in host order (session 5, service 3,
+   * persistence 3, local address 2). A Buffer pins those keys for the next starts (throws while the data
+   * plane runs), null unpins (the next start draws fresh ones): a test can then craft real collisions.
+   */
+  hashKeys(set?: Buffer | null): Buffer;
   /** Feed count frames into a ring port's RX queue from this thread while draining every TX ring. */
   benchPump(portIdx: number, queue: number, frames: Buffer[], count: number): { injected: number; drained: number; cycles: number; tscHz: number };
 }

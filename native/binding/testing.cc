@@ -1,7 +1,8 @@
 // Exports only tests and the bench use, registered apart as `testing`: the
-// ring side of ring ports, the bench pump and the SYN cookie clock.
+// ring side of ring ports, the bench pump, the SYN cookie clock and the hash keys.
 #include "testing.h"
 
+#include <cstring>
 #include <vector>
 
 #include "dataplane.h"
@@ -81,6 +82,29 @@ static Napi::Value RingDrain(const Napi::CallbackInfo &info)
 	return out;
 }
 
+// hashKeys(set?: Buffer | null) -> Buffer: the hash keys in use (FN_HASH_KEY_WORDS
+// uint64, host order). A Buffer pins those keys (only while the data plane is
+// stopped), null unpins (the next start draws fresh ones).
+static Napi::Value HashKeys(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	const size_t bytes = FN_HASH_KEY_WORDS * sizeof(uint64_t);
+	uint64_t keys[FN_HASH_KEY_WORDS];
+	const uint64_t *set = nullptr;
+	if (info.Length() > 0 && info[0].IsNull()) {
+		fn_dp_hash_keys_unpin();
+	} else if (info.Length() > 0 && !info[0].IsUndefined()) {
+		if (!info[0].IsBuffer() || info[0].As<Napi::Buffer<uint8_t>>().Length() != bytes)
+			throw Napi::TypeError::New(env, "hashKeys(keys?): expected a Buffer of " + std::to_string(bytes) +
+								" bytes or null");
+		std::memcpy(keys, info[0].As<Napi::Buffer<uint8_t>>().Data(), bytes);
+		set = keys;
+	}
+	if (fn_dp_hash_keys(keys, set) != 0)
+		throw Napi::Error::New(env, "hashKeys: the keys change only while the data plane is stopped");
+	return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t *>(keys), bytes);
+}
+
 Napi::Object TestingExports(Napi::Env env)
 {
 	Napi::Object t = Napi::Object::New(env);
@@ -88,5 +112,6 @@ Napi::Object TestingExports(Napi::Env env)
 	t.Set("ringDrain", Napi::Function::New(env, RingDrain));
 	t.Set("benchPump", Napi::Function::New(env, BenchPump));
 	t.Set("synProxyClockSkew", Napi::Function::New(env, SynProxyClockSkew));
+	t.Set("hashKeys", Napi::Function::New(env, HashKeys));
 	return t;
 }

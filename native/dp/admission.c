@@ -258,10 +258,18 @@ struct fn_session *fn_admit(struct fn_worker *w, const struct fn_plan *plan, con
 			fn_lport_put(&w->lports, plan->lips[lip_idx].slot, lport);
 		return NULL;
 	}
+	session_fill(s, plan, svc, rs, k, p, rx_pi, lip_idx, lport, now);
+	/* A bucket of either tuple at its chain limit (session.h): refused
+	 * before anything is counted; the session and the port go back. */
+	if (unlikely(fn_sess_insert(&w->sess, s) != 0)) {
+		fn_sess_unalloc(&w->sess, s);
+		if (!svc->nat)
+			fn_lport_put(&w->lports, plan->lips[lip_idx].slot, lport);
+		*reason = FN_C_drop_bucket_full;
+		return NULL;
+	}
 	/* Only now is the pick final: advance the scheduler. */
 	cur[svc_idx] = c + 1 == svc->sched_len ? 0 : c + 1;
-	session_fill(s, plan, svc, rs, k, p, rx_pi, lip_idx, lport, now);
-	fn_sess_insert(&w->sess, s);
 	if (svc->persist_s)
 		fn_persist_put(svc->id, masked, rs->id, now_s + svc->persist_s);
 	session_count(w, s, plan->client_max);

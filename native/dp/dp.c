@@ -14,6 +14,7 @@
 #include <rte_mbuf_dyn.h>
 
 #include "dp.h"
+#include "hashkey.h"
 #include "neigh.h"
 #include "persist.h"
 #include "plan.h"
@@ -176,6 +177,9 @@ int fn_dp_start(const struct fn_dp_cfg *cfg, struct fn_plan *plan, char *err, si
 	memset(counters_keep, 0, sizeof(struct fn_counters) * counters_n);
 	fn_dp.counters = counters_keep;
 
+	/* Before the first plan: its service table is laid out with them. */
+	if (fn_hash_keys_init() != 0)
+		FAIL("cannot draw the hash keys: %s", strerror(errno));
 	if (fn_plan_build(plan, cfg->n_workers, cfg->n_ports, err, errlen) != 0)
 		goto fail;
 	plan->gen = ++fn_dp.plan_gen;

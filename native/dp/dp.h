@@ -31,6 +31,7 @@ struct fn_port_rt {
 	uint8_t steering;                /* main: w at start; mode in effect */
 	char steering_why[160];          /* main only: w at start, r by fn_dp_port_info */
 	char spreading[96];              /* main only: how client flows reach several workers */
+	uint8_t rss_key[64];             /* main: w at configure; the device reads it (random, per start) */
 	uint16_t tap_id;                 /* main: w at start; ctl: r. Kernel interface port; its queue 0
 	                                  * belongs to ctl */
 	int tap_up;                      /* main: w at start/stop; ctl: r */

@@ -5,15 +5,16 @@
  * A reader accepts a slot only if key and value agree (a 14-bit tag from the
  * key is kept in the value), so a torn pair from two racing writers reads as
  * a miss. A full bucket gives up its entry that expires first. The server id
- * takes 18 bits: every id below FN_MAX_RS (2^18) must survive the round trip. */
+ * takes 18 bits: every id below FN_MAX_RS (2^18) must survive the round trip.
+ * Clients choose the addresses hashed, so the hash is keyed (hashkey.h);
+ * a bucket holds 4 whatever arrives. */
 #ifndef FN_PERSIST_H
 #define FN_PERSIST_H
 
 #include <stdint.h>
 
-#include <rte_hash_crc.h>
-
 #include "fn_plan.h"
+#include "hashkey.h"
 
 struct fn_persist_slot {
 	uint64_t key;  /* (service id + 1) << 32 | masked client address */
@@ -40,6 +41,11 @@ static inline uint64_t fn_persist_key(uint32_t svc_id, uint32_t masked)
 #define FN_PERSIST_TAG_MASK ((1u << FN_PERSIST_TAG_BITS) - 1)
 _Static_assert(FN_MAX_RS <= 1u << (32 - FN_PERSIST_TAG_BITS), "server ids must fit beside the tag");
 
+static inline uint32_t fn_persist_hash(uint64_t key)
+{
+	return fn_mshift2(fn_hkeys.persist, (uint32_t)key, (uint32_t)(key >> 32));
+}
+
 /* The tag: high bits of the hash (the low ones chose the bucket). */
 static inline uint64_t fn_persist_tag(uint32_t h)
 {
@@ -55,7 +61,7 @@ static inline struct fn_persist_slot *fn_persist_bucket(uint32_t h)
 static inline int32_t fn_persist_get(uint32_t svc_id, uint32_t masked, uint32_t now_s)
 {
 	uint64_t key = fn_persist_key(svc_id, masked);
-	uint32_t h = rte_hash_crc_8byte(key, 0x5bd1e995);
+	uint32_t h = fn_persist_hash(key);
 	struct fn_persist_slot *b = fn_persist_bucket(h);
 	for (unsigned i = 0; i < FN_PERSIST_WAYS; i++) {
 		uint64_t k1 = __atomic_load_n(&b[i].key, __ATOMIC_ACQUIRE);
@@ -72,7 +78,7 @@ static inline int32_t fn_persist_get(uint32_t svc_id, uint32_t masked, uint32_t 
 static inline void fn_persist_put(uint32_t svc_id, uint32_t masked, uint32_t rs_id, uint32_t expire_s)
 {
 	uint64_t key = fn_persist_key(svc_id, masked);
-	uint32_t h = rte_hash_crc_8byte(key, 0x5bd1e995);
+	uint32_t h = fn_persist_hash(key);
 	struct fn_persist_slot *b = fn_persist_bucket(h);
 	/* Its own slot, else the one that expires first (an empty slot never expires later). */
 	struct fn_persist_slot *s = &b[0];

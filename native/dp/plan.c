@@ -159,7 +159,7 @@ static int plan_hash(struct fn_plan *p, char *err, size_t errlen)
 	for (uint32_t i = 0; i < p->n_locals; i++) {
 		if (fn_plan_local(p, p->locals[i].ip))
 			FAIL("local address %u listed twice", i);
-		uint32_t h = rte_hash_crc_4byte(p->locals[i].ip, 0) & p->local_mask;
+		uint32_t h = fn_local_hash(p->locals[i].ip) & p->local_mask;
 		while (p->local_ht[h])
 			h = (h + 1) & p->local_mask;
 		p->local_ht[h] = i + 1;

@@ -2,19 +2,26 @@
 #ifndef FN_PLAN_INTERNAL_H
 #define FN_PLAN_INTERNAL_H
 
-#include <rte_hash_crc.h>
-
 #include "fn_common.h"
 #include "fn_plan.h"
+#include "hashkey.h"
 
 /* Derive hash tables, TSC timeouts, neighbour indices and cursors, after
  * checking every index (port indices against n_ports). Returns 0, or -1
  * with err set. */
 int fn_plan_build(struct fn_plan *p, unsigned n_workers, unsigned n_ports, char *err, size_t errlen);
 
+/* Keyed (hashkey.h) like every hash a packet feeds, although these tables'
+ * contents come from config: at most half full, their probes stay short
+ * whatever a packet asks for. */
 static inline uint32_t fn_svc_hash(uint32_t vip, uint16_t vport, uint8_t proto)
 {
-	return rte_hash_crc_4byte(vip, ((uint32_t)vport << 8) | proto);
+	return fn_mshift2(fn_hkeys.svc, vip, (uint32_t)vport | (uint32_t)proto << 16);
+}
+
+static inline uint32_t fn_local_hash(uint32_t ip)
+{
+	return fn_mshift1(fn_hkeys.local, ip);
 }
 
 static inline const struct fn_service *fn_plan_service(const struct fn_plan *p, uint32_t vip,
@@ -32,7 +39,7 @@ static inline const struct fn_service *fn_plan_service(const struct fn_plan *p, 
 
 static inline const struct fn_local *fn_plan_local(const struct fn_plan *p, uint32_t ip)
 {
-	for (uint32_t i = rte_hash_crc_4byte(ip, 0) & p->local_mask;; i = (i + 1) & p->local_mask) {
+	for (uint32_t i = fn_local_hash(ip) & p->local_mask;; i = (i + 1) & p->local_mask) {
 		uint32_t slot = p->local_ht[i];
 		if (slot == 0)
 			return NULL;

@@ -1,5 +1,6 @@
 /* Port bring-up: one RX and one TX queue per worker on every port, from a
  * single mbuf pool. Ring ports are created here from our own rings. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,6 +10,7 @@
 #include <rte_dev.h>
 
 #include "dp.h"
+#include "hashkey.h"
 #include "steer.h"
 
 #define RING_PORT_SIZE 8192
@@ -87,7 +89,19 @@ static int port_setup(unsigned pi, char *err, size_t errlen)
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf.rx_adv_conf.rss_conf.rss_hf =
 			(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
-		snprintf(p->spreading, sizeof(p->spreading), "rss over %u queues", nq);
+		/* The PMDs' default Toeplitz keys are public: with one, anyone can
+		 * aim all their flows at one worker. A random key, this port's
+		 * size; the device keeps pointing at it (p->rss_key). */
+		if (info.hash_key_size && info.hash_key_size <= sizeof(p->rss_key)) {
+			if (fn_random_bytes(p->rss_key, info.hash_key_size) != 0)
+				FAIL("port %s: cannot draw an RSS key: %s", pc->name, strerror(errno));
+			conf.rx_adv_conf.rss_conf.rss_key = p->rss_key;
+			conf.rx_adv_conf.rss_conf.rss_key_len = info.hash_key_size;
+			snprintf(p->spreading, sizeof(p->spreading), "rss over %u queues, random key", nq);
+		} else {
+			snprintf(p->spreading, sizeof(p->spreading), "rss over %u queues, the device's own key (size %u)",
+				 nq, info.hash_key_size);
+		}
 	} else if (strncmp(info.driver_name, "net_af_packet", 13) == 0)
 		snprintf(p->spreading, sizeof(p->spreading), "kernel packet fanout (flow hash) over %u queues", nq);
 	else if (pc->is_ring)

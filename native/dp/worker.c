@@ -88,8 +88,8 @@ static void handle_burst(struct fn_worker *w, const struct fn_plan *plan, struct
 		r->svc_slot = FN_NIL;
 		if (r->parsed != FN_P_IPV4 || r->p.l4 == NULL)
 			continue;
-		uint32_t e = t->buckets[r->hash & t->mask];
-		if (e != FN_NIL) {
+		uint32_t e = fn_sess_first(t, r->hash);
+		if (e != FN_SESS_END) {
 			rte_prefetch0(&t->s[e >> 1]);
 		} else {
 			/* An empty bucket: a new flow, it will look its service up. */

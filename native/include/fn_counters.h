@@ -34,6 +34,7 @@
 	X(drop_no_service)        /* not a VIP:vport, session or local addr */\
 	X(drop_no_session)        /* TCP non-SYN to a VIP without a session */\
 	X(drop_session_full)      /* session table at capacity */            \
+	X(drop_bucket_full)       /* new flow whose hash bucket is at its chain limit (16 entries) */ \
 	X(drop_lport_exhausted)   /* no free local port in the LIP pool */   \
 	X(drop_no_real_server)    /* service has no usable real server */    \
 	X(drop_neigh_unresolved)  /* real server's MAC not yet known */      \

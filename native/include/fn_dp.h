@@ -135,6 +135,15 @@ unsigned fn_dp_ring_drain(unsigned port_idx, unsigned queue, uint8_t *buf, size_
  * without waiting minutes). */
 void fn_sp_clock_skew(int64_t seconds);
 
+/* Tests only: the per-process hash keys (dp/hashkey.h: session 5, service 3,
+ * persistence 3, local address 2 words, in that order). out (if not NULL)
+ * gets the keys in use; set (if not NULL) pins new ones, which only a stopped
+ * data plane accepts (-1 otherwise), so a test can craft real collisions.
+ * Unpin: the next start draws fresh keys again. */
+#define FN_HASH_KEY_WORDS 13
+int fn_dp_hash_keys(uint64_t *out, const uint64_t *set);
+void fn_dp_hash_keys_unpin(void);
+
 /* Plan helpers for whoever builds one (the binding): allocate with these so
  * the data plane can free it. */
 struct fn_plan *fn_plan_alloc(uint32_t n_services, uint32_t n_rs, uint32_t n_sched, uint32_t n_lips,

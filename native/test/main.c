@@ -18,6 +18,7 @@ void test_persistence_storage(void);
 void test_sessions(void);
 void test_lports(void);
 void test_parse_segments(void);
+void test_hash_keys(void);
 
 /* Session tables, lport pools and the persistence table allocate with rte_malloc, which has no heap
  * before rte_eal_init. Ordinary pages, its own file prefix: it runs beside
@@ -41,6 +42,7 @@ int main(void)
 	test_syncookies();
 	test_persistence();
 	test_scheduler();
+	test_hash_keys();
 
 	char runtime_dir[256];
 	if (eal_start(runtime_dir, sizeof(runtime_dir)) == 0) {

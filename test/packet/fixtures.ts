@@ -61,6 +61,7 @@ export const PATH_COUNTERS = [
   'drop_no_service',
   'drop_no_session',
   'drop_session_full',
+  'drop_bucket_full',
   'drop_lport_exhausted',
   'drop_no_real_server',
   'drop_neigh_unresolved',
