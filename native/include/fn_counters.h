@@ -59,7 +59,9 @@
 	X(syn_proxy_server_rst)   /* SYN proxy: server refused the connection (RST passed to the client) */ \
 	X(syn_proxy_client_rst)   /* SYN proxy: valid cookie but no session possible (limits, no server): RST to the client */ \
 	X(drop_syn_proxy_bad_cookie) /* SYN proxy: ACK with no session and a forged or stale cookie */ \
-	X(drop_syn_proxy_pending) /* SYN proxy: segments while the server handshake runs (the client retransmits) */
+	X(drop_syn_proxy_pending) /* SYN proxy: segments while the server handshake runs (the client retransmits) */ \
+	X(drop_tcp_out_of_window) /* RST or FIN outside the session's window, or a SYN-ACK or handshake RST not acknowledging the client's SYN */ \
+	X(tcp_syn_in_session)     /* SYN (no ACK) on an established or closing session: passed to its server unchanged (RFC 5961 challenge ACK) */
 
 enum fn_counter {
 #define FN_X_ENUM(n) FN_C_##n,
