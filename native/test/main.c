@@ -17,6 +17,7 @@ void test_scheduler(void);
 void test_persistence_storage(void);
 void test_sessions(void);
 void test_lports(void);
+void test_tcp_window(void);
 
 /* Session tables, lport pools and the persistence table allocate with rte_malloc, which has no heap
  * before rte_eal_init. Ordinary pages, its own file prefix: it runs beside
@@ -40,6 +41,7 @@ int main(void)
 	test_syncookies();
 	test_persistence();
 	test_scheduler();
+	test_tcp_window();
 
 	char runtime_dir[256];
 	if (eal_start(runtime_dir, sizeof(runtime_dir)) == 0) {
