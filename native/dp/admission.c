@@ -187,6 +187,10 @@ static void session_fill(struct fn_session *s, const struct fn_plan *plan, const
 	}
 	s->proto = k->proto;
 	s->state = k->proto == IPPROTO_TCP ? FN_TCP_SYN_SENT : FN_UDP_STATE;
+	if (k->proto == IPPROTO_TCP) {
+		const struct rte_tcp_hdr *t = p->l4;
+		fn_tcp_syn(s, FN_DIR_CLIENT, rte_be_to_cpu_32(t->sent_seq), fn_tcp_wscale_opt(t));
+	}
 	s->client_port = (uint8_t)rx_pi;
 	s->server_port = (uint8_t)rs->port_idx;
 	memcpy(s->client_mac, &p->eth->src_addr, 6);

@@ -154,8 +154,36 @@ static struct fn_session *new_flow(struct fn_worker *w, const struct fn_plan *pl
 	return s;
 }
 
+/* A RST, FIN or SYN of a live TCP session (rare): out of the window it is
+ * not believed (tcp_state.h). A SYN on a session past the handshake changes
+ * nothing and goes to the same server, which answers with a challenge ACK
+ * (RFC 5961 §4): a client that really lost the connection then resets it
+ * with an exact RST, and its next SYN finds the session closed. Returns 0
+ * to go on, else the counter to drop the segment under. */
+static __rte_noinline unsigned tcp_guard(struct fn_worker *w, struct fn_session *s, const struct fn_pkt *p,
+					 unsigned dir)
+{
+	const struct rte_tcp_hdr *t = p->l4;
+	uint8_t f = p->tcp_flags;
+	uint32_t seq = rte_be_to_cpu_32(t->sent_seq), ack = rte_be_to_cpu_32(t->recv_ack);
+	/* A proxied server numbers its bytes delta on from the client's view. */
+	if (s->synproxy && dir == FN_DIR_SERVER && s->state != FN_TCP_SYN_SENT)
+		seq -= w->sp[fn_sess_index(&w->sess, s)].delta;
+	if (!fn_tcp_acceptable(s, dir, f, seq, ack))
+		return FN_C_drop_tcp_out_of_window;
+	if (f & RTE_TCP_SYN_FLAG) {
+		/* A proxied session's server space is set by fn_sp_attach. */
+		if (s->state == FN_TCP_SYN_SENT && !s->synproxy)
+			fn_tcp_syn(s, dir, seq, fn_tcp_wscale_opt(t));
+		else if (s->state >= FN_TCP_ESTABLISHED && !(f & RTE_TCP_ACK_FLAG))
+			FN_COUNT(w->ctr, tcp_syn_in_session);
+	}
+	return 0;
+}
+
 /* A packet of a live session: its port, the client's MAC, TTL, a reset
- * server, the SYN proxy's handshake, the TCP state and the timeout. Returns
+ * server, RST/FIN/SYN against the window, the SYN proxy's handshake, the TCP
+ * state and the timeout. Returns
  * 0 when m was consumed, 1 when it goes on to be translated. */
 static __rte_always_inline int established(struct fn_worker *w, const struct fn_plan *plan, struct fn_session *s,
 					   struct rte_mbuf *m, struct fn_pkt *p, unsigned rx_pi, unsigned dir,
@@ -181,6 +209,14 @@ static __rte_always_inline int established(struct fn_worker *w, const struct fn_
 		fn_reset_session(w, s, m, p, rx_pi, dir);
 		return 0;
 	}
+	/* UDP's tcp_flags are 0. */
+	unsigned reason;
+	if (unlikely(p->tcp_flags & (RTE_TCP_RST_FLAG | RTE_TCP_FIN_FLAG | RTE_TCP_SYN_FLAG)) &&
+	    (reason = tcp_guard(w, s, p, dir)) != 0) {
+		FN_COUNT_IDX(w->ctr, reason);
+		rte_pktmbuf_free(m);
+		return 0;
+	}
 	if (unlikely(s->synproxy) && s->state == FN_TCP_SYN_SENT) {
 		struct fn_sp_tx out;
 		if (fn_sp_handshake(w, plan, s, m, p, dir, now, &out) == FN_SP_DONE) {
@@ -196,6 +232,8 @@ static __rte_always_inline int established(struct fn_worker *w, const struct fn_
 			w->half_open--;
 		if (!fn_tcp_closed(was) && fn_tcp_closed(s->state))
 			w->rs_live[s->rs_id]--;
+		if (likely(p->tcp_flags & RTE_TCP_ACK_FLAG))
+			fn_tcp_acked(s, dir, rte_be_to_cpu_32(((const struct rte_tcp_hdr *)p->l4)->recv_ack));
 	}
 	s->expire = now + plan->timeout_tsc[fn_state_timeout(s->state)];
 	return 1;
@@ -245,7 +283,10 @@ static inline void handle_ipv4(struct fn_worker *w, const struct fn_plan *plan, 
 		s = &w->sess.s[e >> 1];
 		dir = e & 1;
 		/* Expired but not yet swept; or a client reusing its port after
-		 * the old connection closed: end the old session, treat as new. */
+		 * the old connection closed: end the old session, treat as new.
+		 * Only a RST or FIN within the window (tcp_guard) reaches
+		 * TIME_WAIT or CLOSE, so a forged RST cannot open the way for a
+		 * forged SYN to move a live connection to another server. */
 		if (unlikely(now >= s->expire ||
 			     (dir == FN_DIR_CLIENT && s->proto == IPPROTO_TCP &&
 			      (s->state == FN_TCP_TIME_WAIT || s->state == FN_TCP_CLOSE) &&

@@ -8,6 +8,12 @@
 #include <rte_malloc.h>
 
 #include "fn_common.h"
+#include "lport.h"
+#include "neigh.h"
+
+/* The widths struct fn_session packs its ids and indices into. */
+_Static_assert(FN_MAX_SVC <= 1u << FN_SESS_ID_BITS && FN_MAX_RS <= 1u << FN_SESS_ID_BITS, "svc_id, rs_id bits");
+_Static_assert(FN_MAX_LIPS <= 1u << FN_SESS_IDX_BITS && FN_MAX_NEIGH <= 1u << FN_SESS_IDX_BITS, "lip_slot, neigh bits");
 
 int fn_sess_init(struct fn_session_table *t, uint32_t max, int socket)
 {

@@ -15,6 +15,9 @@
 
 enum fn_dir { FN_DIR_CLIENT = 0, FN_DIR_SERVER = 1 }; /* which side sent the packet */
 
+#define FN_SESS_ID_BITS 18  /* svc_id < FN_MAX_SVC, rs_id < FN_MAX_RS */
+#define FN_SESS_IDX_BITS 12 /* lip_slot < FN_MAX_LIPS, neigh < FN_MAX_NEIGH */
+
 /* The lookup key as seen in a received packet (network order). */
 struct fn_tuple {
 	uint32_t saddr, daddr;
@@ -32,13 +35,23 @@ struct fn_session {
 	uint64_t expire;           /* TSC at which the session dies */
 	uint8_t proto, state, client_port, server_port;
 	uint8_t client_mac[6];     /* reply to the client's last hop as it came in */
-	uint16_t neigh;            /* real server's next hop (neighbour table) */
-	uint16_t lip_slot;         /* LIP runtime slot, to return lport */
-	uint8_t in_use;
+	uint8_t in_use : 1;
 	uint8_t nat : 1;           /* NAT mode: lip:lport is the client's own, no port to return */
 	uint8_t synproxy : 1;      /* SYN proxy: sequence offset in the worker's fn_sp_side array */
 	uint8_t client_counted : 1; /* counted in the worker's per-client table (clients.h) */
-	uint32_t svc_id, rs_id;
+	uint8_t ws_offer : 4;      /* TCP: the client SYN's window scale offer (FN_WS_NONE: none) until the server's SYN */
+	uint8_t wscale;            /* TCP: window scales in use, the client's in bits 0-3, the server's in 4-7 */
+	/* Ids packed with the 12-bit indices (session.c holds the limits to
+	 * these widths) so that seq_hi fits in the line. */
+	uint32_t svc_id : FN_SESS_ID_BITS;
+	uint32_t lip_slot : FN_SESS_IDX_BITS; /* LIP runtime slot, to return lport */
+	uint32_t rs_id : FN_SESS_ID_BITS;
+	uint32_t neigh : FN_SESS_IDX_BITS;    /* real server's next hop (neighbour table) */
+	/* TCP: bits 16-31 of the sequence number each side (by fn_dir) is
+	 * expected to send next, in the client's view of the sequence spaces
+	 * (tcp_state.h): RSTs and FINs out of the window are not believed. Kept
+	 * here, not in a side array: every ACK moves it. */
+	uint16_t seq_hi[2];
 };
 
 /* One cache line: the packet path touches exactly one per packet. */

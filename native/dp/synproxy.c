@@ -236,6 +236,9 @@ void fn_sp_attach(struct fn_worker *w, struct fn_session *s, struct fn_sp_open *
 	sp->win = o->win;
 	sp->held = o->held;
 	o->held = NULL;
+	/* The server's bytes in the client's view start after the cookie
+	 * (tcp_state.h tracks both sides in that view). */
+	s->seq_hi[FN_DIR_SERVER] = (uint16_t)((o->cookie + 1) >> 16);
 }
 
 void fn_sp_release(struct fn_worker *w, struct fn_session *s)

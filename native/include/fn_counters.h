@@ -74,7 +74,9 @@
 	X(drop_hand_on_full)      /* next worker's hand-on ring full (client-side ICMP errors, NAT-mode replies) */ \
 	X(drop_icmp_mtu_floor)    /* client-side frag needed below icmp.min_path_mtu: not passed to the server */ \
 	X(drop_wrong_port)        /* a session's packet (or ICMP error) on a port that is not that side's */ \
-	X(drop_multi_segment)     /* chained mbuf (nb_segs > 1): the fast path handles single-segment frames only */
+	X(drop_multi_segment)     /* chained mbuf (nb_segs > 1): the fast path handles single-segment frames only */ \
+	X(drop_tcp_out_of_window) /* RST or FIN outside the session's window, or a SYN-ACK or handshake RST not acknowledging the client's SYN */ \
+	X(tcp_syn_in_session)     /* SYN (no ACK) on an established or closing session: passed to its server unchanged (RFC 5961 challenge ACK) */
 
 enum fn_counter {
 #define FN_X_ENUM(n) FN_C_##n,

@@ -19,6 +19,7 @@ void test_sessions(void);
 void test_lports(void);
 void test_parse_segments(void);
 void test_hash_keys(void);
+void test_tcp_window(void);
 
 /* Session tables, lport pools and the persistence table allocate with rte_malloc, which has no heap
  * before rte_eal_init. Ordinary pages, its own file prefix: it runs beside
@@ -43,6 +44,7 @@ int main(void)
 	test_persistence();
 	test_scheduler();
 	test_hash_keys();
+	test_tcp_window();
 
 	char runtime_dir[256];
 	if (eal_start(runtime_dir, sizeof(runtime_dir)) == 0) {

@@ -75,6 +75,8 @@ export const PATH_COUNTERS = [
   'syn_proxy_client_rst',
   'drop_syn_proxy_bad_cookie',
   'drop_syn_proxy_pending',
+  'drop_tcp_out_of_window',
+  'tcp_syn_in_session',
 ] as const;
 
 // ---------------------------------------------------------------------------
