@@ -17,20 +17,6 @@ _Static_assert(sizeof(((struct fn_plan *)0)->port_addr) / sizeof(uint32_t) >= FN
 #define ICMP_MAX_DATAGRAM 576 /* RFC 1812 4.3.2.3 */
 #define ICMP_QUOTE_MAX (ICMP_MAX_DATAGRAM - sizeof(struct rte_ipv4_hdr) - sizeof(struct rte_icmp_hdr))
 
-int fn_icmp_bucket_take(struct fn_icmp_bucket *b, uint32_t rate, uint64_t now)
-{
-	uint64_t hz = rte_get_tsc_hz();
-	uint64_t cost = RTE_MAX(hz / rate, 1);
-	uint64_t cap = cost * rate; /* one second of messages */
-	uint64_t gained = now - b->last;
-	b->last = now;
-	b->credit = gained >= cap - RTE_MIN(b->credit, cap) ? cap : b->credit + gained;
-	if (b->credit < cost)
-		return -1;
-	b->credit -= cost;
-	return 0;
-}
-
 /* Addresses an ICMP error is never sent to (RFC 1812 4.3.2.7): unspecified,
  * loopback, multicast, class E and limited broadcast. */
 static int bad_source(uint32_t be)

@@ -7,18 +7,40 @@
 
 #include <rte_mbuf.h>
 
+#include <rte_common.h>
+#include <rte_cycles.h>
+
 #include "fn_counters.h"
 #include "fn_plan.h"
 #include "pkt.h"
 
 /* Token bucket in TSC units: credit grows with time, a message costs
- * hz / rate, credit is capped at one second. Worker only. */
+ * hz / rate, credit is capped at 1/burst_div of a second. Worker only. The
+ * ICMP the gateway sends or relays and the frames passed to the control
+ * thread (verbs.h) all meter with it. */
 struct fn_icmp_bucket {
 	uint64_t credit, last;
 };
 
 /* Takes one message's worth (rate > 0) at TSC now: 0, or -1 when empty. */
-int fn_icmp_bucket_take(struct fn_icmp_bucket *b, uint32_t rate, uint64_t now);
+static inline int fn_bucket_take(struct fn_icmp_bucket *b, uint32_t rate, uint32_t burst_div, uint64_t now)
+{
+	uint64_t cost = RTE_MAX(rte_get_tsc_hz() / rate, 1);
+	uint64_t cap = cost * RTE_MAX(rate / burst_div, 1);
+	uint64_t gained = now - b->last;
+	b->last = now;
+	b->credit = gained >= cap - RTE_MIN(b->credit, cap) ? cap : b->credit + gained;
+	if (b->credit < cost)
+		return -1;
+	b->credit -= cost;
+	return 0;
+}
+
+/* One second of burst (ICMP messages). */
+static inline int fn_icmp_bucket_take(struct fn_icmp_bucket *b, uint32_t rate, uint64_t now)
+{
+	return fn_bucket_take(b, rate, 1, now);
+}
 
 /* The time-exceeded message (type 11, code 0) answering the IPv4 packet p
  * (in m, received on port rx_pi), in a new mbuf from m's pool, ready to send

@@ -51,25 +51,11 @@ void fn_sp_free(struct fn_worker *w)
 	w->sp = NULL;
 }
 
-/* The MSS option of a SYN, or 0 when it has none (options walked within the
- * header only: a truncated option ends the walk). */
+/* The MSS option of a SYN, or 0 when it has none. */
 static uint16_t syn_mss(const struct rte_tcp_hdr *t)
 {
-	const uint8_t *o = (const uint8_t *)(t + 1), *end = (const uint8_t *)t + (t->data_off >> 4) * 4;
-	while (o < end) {
-		if (*o == 0)
-			break;
-		if (*o == 1) {
-			o++;
-			continue;
-		}
-		if (o + 1 >= end || o[1] < 2 || o + o[1] > end)
-			break;
-		if (*o == 2 && o[1] == 4)
-			return (uint16_t)(o[2] << 8 | o[3]);
-		o += o[1];
-	}
-	return 0;
+	const uint8_t *o = fn_tcp_option(t, 2, 4);
+	return o == NULL ? 0 : (uint16_t)(o[2] << 8 | o[3]);
 }
 
 struct seg {

@@ -63,10 +63,10 @@ static inline uint8_t fn_tcp_next(uint8_t st, unsigned dir, uint8_t f)
  *   RST or SYN-ACK must acknowledge the client's SYN (RFC 793 SYN-SENT). */
 #define FN_WS_NONE 15 /* no window scale option (scales go up to 14) */
 
-/* The window scale option of a SYN (RFC 7323: above 14 means 14), or
- * FN_WS_NONE. Options are walked within the header, which fn_parse checked
- * lies within the segment; a truncated option ends the walk. */
-static inline uint8_t fn_tcp_wscale_opt(const struct rte_tcp_hdr *t)
+/* The TCP option of this kind and length, or NULL. Options are walked
+ * within the header, which fn_parse checked lies within the segment; a
+ * truncated option or a zero length ends the walk. */
+static inline const uint8_t *fn_tcp_option(const struct rte_tcp_hdr *t, uint8_t kind, uint8_t len)
 {
 	const uint8_t *o = (const uint8_t *)(t + 1), *end = (const uint8_t *)t + (t->data_off >> 4) * 4;
 	while (o < end) {
@@ -78,11 +78,19 @@ static inline uint8_t fn_tcp_wscale_opt(const struct rte_tcp_hdr *t)
 		}
 		if (o + 1 >= end || o[1] < 2 || o + o[1] > end)
 			break;
-		if (*o == 3 && o[1] == 3)
-			return o[2] > 14 ? 14 : o[2];
+		if (*o == kind && o[1] == len)
+			return o;
 		o += o[1];
 	}
-	return FN_WS_NONE;
+	return NULL;
+}
+
+/* The window scale option of a SYN (RFC 7323: above 14 means 14), or
+ * FN_WS_NONE. */
+static inline uint8_t fn_tcp_wscale_opt(const struct rte_tcp_hdr *t)
+{
+	const uint8_t *o = fn_tcp_option(t, 3, 3);
+	return o == NULL ? FN_WS_NONE : o[2] > 14 ? 14 : o[2];
 }
 
 /* The window scale of a side's announcements (0 until both SYNs offered one). */

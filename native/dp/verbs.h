@@ -37,15 +37,7 @@ static inline int ctl_bucket_take(struct fn_icmp_bucket *b, uint32_t rate, uint6
 {
 	if (rate == 0)
 		return 0;
-	uint64_t cost = RTE_MAX(rte_get_tsc_hz() / rate, 1);
-	uint64_t cap = cost * RTE_MAX(rate / 10, 1);
-	uint64_t gained = now - b->last;
-	b->last = now;
-	b->credit = gained >= cap - RTE_MIN(b->credit, cap) ? cap : b->credit + gained;
-	if (b->credit < cost)
-		return -1;
-	b->credit -= cost;
-	return 0;
+	return fn_bucket_take(b, rate, 10, now);
 }
 
 /* ICMP echo for our addresses and the kernel's own traffic: rate-limited
