@@ -171,6 +171,12 @@ static uint8_t drain_buf[64 * RTE_MBUF_DEFAULT_BUF_SIZE];
  * once per mode and expects a crash each time. */
 static const char *selftest;
 
+/* Injected frames come from a pool of their own: the data plane allocates
+ * from fn_dp.pool (the control thread's gratuitous ARP and probes, ICMP
+ * replies) while an input is processed, and must never be handed a freed
+ * injected mbuf that is still poisoned. */
+static struct rte_mempool *inject_pool;
+
 static void sabotage(uint8_t *f, size_t len)
 {
 	if (len < 34 || f[12] != 0x08 || f[13] != 0x00)
@@ -229,6 +235,7 @@ static uint64_t counter_sum(const struct fn_counters *c)
 		FN_C_drop_acl, FN_C_drop_redirect_full,
 		FN_C_drop_icmp_not_service, FN_C_drop_icmp_hand_on_limit, FN_C_drop_hand_on_full,
 		FN_C_drop_icmp_mtu_floor, FN_C_drop_wrong_port, FN_C_drop_multi_segment,
+		FN_C_drop_bucket_full, FN_C_drop_client_limit, FN_C_drop_control_rate, FN_C_drop_tcp_out_of_window,
 	};
 	uint64_t s = 0;
 	for (size_t i = 0; i < sizeof(out) / sizeof(out[0]); i++)
@@ -248,11 +255,14 @@ static void check_invariants(void)
 		fprintf(stderr, "fuzz_packet: a ring port refused %llu frames\n", (unsigned long long)w->v[FN_C_tx_dropped]);
 		abort();
 	}
-	unsigned avail = rte_mempool_avail_count(fn_dp.pool);
-	if (avail != fn_dp.pool->size) {
-		fprintf(stderr, "fuzz_packet: mbuf leak: %u of %u mbufs in the pool after an input\n", avail,
-			fn_dp.pool->size);
-		abort();
+	const struct rte_mempool *pools[2] = {fn_dp.pool, inject_pool};
+	for (unsigned i = 0; i < 2; i++) {
+		unsigned avail = rte_mempool_avail_count(pools[i]);
+		if (avail != pools[i]->size) {
+			fprintf(stderr, "fuzz_packet: mbuf leak: %u of %u mbufs in pool %s after an input\n", avail,
+				pools[i]->size, pools[i]->name);
+			abort();
+		}
 	}
 	if (w->v[FN_C_sessions_active] > fn_dp.cfg.sessions_max) {
 		fprintf(stderr, "fuzz_packet: %llu sessions active > %u\n", (unsigned long long)w->v[FN_C_sessions_active],
@@ -267,7 +277,7 @@ static void check_invariants(void)
  * from DPDK's pool. Returns the mbuf (to unpoison once it is back in the pool). */
 static struct rte_mbuf *inject_poisoned(unsigned port, const uint8_t *data, size_t len)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(fn_dp.pool);
+	struct rte_mbuf *m = rte_pktmbuf_alloc(inject_pool);
 	if (!m)
 		abort(); /* the pool is empty: a leak */
 	ASAN_UNPOISON_MEMORY_REGION(m->buf_addr, m->buf_len);
@@ -376,14 +386,14 @@ static struct fn_plan *make_plan(void)
 		p->sched[i] = i;
 	struct fn_service s[4] = {
 		{.vip = VIP, .vport = htons(80), .proto = 6, .id = 0, .sched_first = 0, .sched_len = 2, .pool = 0,
-		 .sched_kind = FN_SCHED_CURSOR, .rs_first = 0, .rs_count = 2, .acl_default = 1},
+		 .sched_kind = FN_SCHED_CURSOR, .rs_first = 0, .rs_count = 2, .rs_usable = 2, .acl_default = 1},
 		{.vip = VIP, .vport = htons(53), .proto = 17, .id = 1, .sched_first = 2, .sched_len = 1, .pool = 0,
-		 .sched_kind = FN_SCHED_HASH_ADDR, .hash_seed = 7, .rs_first = 2, .rs_count = 1, .acl_default = 1},
+		 .sched_kind = FN_SCHED_HASH_ADDR, .hash_seed = 7, .rs_first = 2, .rs_count = 1, .rs_usable = 1, .acl_default = 1},
 		{.vip = VIP, .vport = htons(81), .proto = 6, .id = 2, .sched_first = 3, .sched_len = 1, .pool = 0,
-		 .sched_kind = FN_SCHED_LEAST, .rs_first = 3, .rs_count = 1, .max_conn = 3, .acl_first = 0,
+		 .sched_kind = FN_SCHED_LEAST, .rs_first = 3, .rs_count = 1, .rs_usable = 1, .max_conn = 3, .acl_first = 0,
 		 .acl_count = 1, .acl_default = 1, .persist_s = 10, .persist_mask = htonl(0xffffff00)},
 		{.vip = VIP, .vport = htons(54), .proto = 17, .id = 3, .sched_first = 4, .sched_len = 1, .pool = 0,
-		 .sched_kind = FN_SCHED_HASH_FLOW, .nat = 1, .rs_first = 4, .rs_count = 1, .acl_default = 1},
+		 .sched_kind = FN_SCHED_HASH_FLOW, .nat = 1, .rs_first = 4, .rs_count = 1, .rs_usable = 1, .acl_default = 1},
 	};
 	memcpy(p->services, s, sizeof(s));
 	p->lips[0] = (struct fn_lip){.ip = LIP10, .port_idx = 1, .lo = 1024, .hi = 1087};
@@ -417,6 +427,8 @@ static struct fn_plan *make_plan(void)
 	/* Time exceeded from each port's address; a small rate so both the
 	 * answered and the rate-limited paths run. */
 	p->icmp_rate = 5;
+	/* Client-side frag needed below it is dropped (review M5): both paths run. */
+	p->icmp_min_path_mtu = 1280;
 	p->port_addr[0] = WAN_IP;
 	p->port_addr[1] = LAN_IP;
 	return p;
@@ -476,6 +488,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	cfg.tx_desc = 256;
 	cfg.sessions_max = 64;
 	cfg.no_threads = 1;
+	/* No per-lcore cache: every freed injected mbuf is counted back at once. */
+	inject_pool = rte_pktmbuf_pool_create("fz_inject", 255, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	if (!inject_pool) {
+		fprintf(stderr, "fuzz_packet: cannot create the injection pool\n");
+		exit(1);
+	}
 	struct fn_plan *plan = make_plan();
 	char err[256];
 	if (!plan || fn_dp_start(&cfg, plan, err, sizeof(err)) != 0) {
